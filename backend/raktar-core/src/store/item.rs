@@ -1,0 +1,359 @@
+//! The item-level storage port: what every item store (embedded SQLite, DynamoDB) implements.
+//!
+//! The vocabulary follows DynamoDB closely on purpose (partition key `pk`, sort key `sk`, global
+//! secondary indexes, condition expressions, transactions, atomic `ADD`), so the DynamoDB driver is a
+//! direct translation and the embedded driver emulates the same semantics inside SQLite.
+
+use async_trait::async_trait;
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::{Map, Value};
+
+/// Attribute name of the partition key.
+pub const PK: &str = "pk";
+/// Attribute name of the sort key.
+pub const SK: &str = "sk";
+/// Attribute name holding the entity type on every item.
+pub const TYPE: &str = "type";
+
+/// A global secondary index of the single table. Each index has a partition and a sort attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Index {
+    /// `gsi1pk` / `gsi1sk`: "by owner" and "by user" lookups (tokens of a user, crates of an owner).
+    Gsi1,
+    /// `gsi2pk` / `gsi2sk`: the sharded crate catalog (listing and search).
+    Gsi2,
+}
+
+impl Index {
+    pub const ALL: [Index; 2] = [Index::Gsi1, Index::Gsi2];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Index::Gsi1 => "gsi1",
+            Index::Gsi2 => "gsi2",
+        }
+    }
+    pub fn pk_attr(self) -> &'static str {
+        match self {
+            Index::Gsi1 => "gsi1pk",
+            Index::Gsi2 => "gsi2pk",
+        }
+    }
+    pub fn sk_attr(self) -> &'static str {
+        match self {
+            Index::Gsi1 => "gsi1sk",
+            Index::Gsi2 => "gsi2sk",
+        }
+    }
+}
+
+/// The primary key of an item.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self { pk: pk.into(), sk: sk.into() }
+    }
+}
+
+/// One stored item: a flat JSON object with string keys. It always carries `pk`, `sk` and `type`,
+/// and optionally the index attributes (`gsi1pk`, ...). Values are JSON (strings, numbers, booleans,
+/// lists, maps); numbers used as counters are integers.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Item(pub Map<String, Value>);
+
+impl Item {
+    /// Builds an item from a serializable entity and its key. The entity must serialize to a map.
+    pub fn from_entity<T: Serialize>(key: &Key, item_type: &str, entity: &T) -> Result<Self, StoreError> {
+        let value = serde_json::to_value(entity).map_err(|e| StoreError::Serialization(e.to_string()))?;
+        let Value::Object(mut map) = value else {
+            return Err(StoreError::Serialization("entity must serialize to an object".into()));
+        };
+        map.insert(PK.into(), Value::String(key.pk.clone()));
+        map.insert(SK.into(), Value::String(key.sk.clone()));
+        map.insert(TYPE.into(), Value::String(item_type.into()));
+        Ok(Self(map))
+    }
+
+    /// Deserializes the item into an entity (key and index attributes are ignored by the entity
+    /// unless it asks for them).
+    pub fn to_entity<T: DeserializeOwned>(&self) -> Result<T, StoreError> {
+        serde_json::from_value(Value::Object(self.0.clone())).map_err(|e| StoreError::Serialization(e.to_string()))
+    }
+
+    /// Sets a secondary index key pair on the item.
+    pub fn with_index(mut self, index: Index, pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        self.0.insert(index.pk_attr().into(), Value::String(pk.into()));
+        self.0.insert(index.sk_attr().into(), Value::String(sk.into()));
+        self
+    }
+
+    pub fn key(&self) -> Option<Key> {
+        Some(Key::new(self.get_str(PK)?, self.get_str(SK)?))
+    }
+
+    pub fn get(&self, attr: &str) -> Option<&Value> {
+        self.0.get(attr)
+    }
+
+    pub fn get_str(&self, attr: &str) -> Option<&str> {
+        self.0.get(attr).and_then(Value::as_str)
+    }
+
+    pub fn get_i64(&self, attr: &str) -> Option<i64> {
+        self.0.get(attr).and_then(Value::as_i64)
+    }
+
+    pub fn set(&mut self, attr: impl Into<String>, value: Value) {
+        self.0.insert(attr.into(), value);
+    }
+
+    pub fn item_type(&self) -> Option<&str> {
+        self.get_str(TYPE)
+    }
+}
+
+/// A condition on the current state of one item, evaluated atomically with the write it guards.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// The item exists (`attribute_exists(pk)`).
+    Exists,
+    /// The item does not exist (`attribute_not_exists(pk)`).
+    NotExists,
+    /// The item exists and the attribute equals the value (`#a = :v`).
+    AttrEquals(String, Value),
+    /// The item exists and the attribute is absent (`attribute_not_exists(#a)`); used for
+    /// optimistic locking on items written before an attribute existed.
+    AttrNotExists(String),
+    /// All conditions hold.
+    All(Vec<Condition>),
+}
+
+/// A partial update of one item. Applying it to an absent item creates the item (like DynamoDB's
+/// `UpdateItem`) unless a condition forbids it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Update {
+    /// `SET #a = :v`
+    pub set: Vec<(String, Value)>,
+    /// `SET #a = if_not_exists(#a, :v)`
+    pub set_if_absent: Vec<(String, Value)>,
+    /// `REMOVE #a`
+    pub remove: Vec<String>,
+    /// `ADD #a :n` (an absent attribute counts as 0)
+    pub add: Vec<(String, i64)>,
+}
+
+impl Update {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn set(mut self, attr: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.set.push((attr.into(), value.into()));
+        self
+    }
+    pub fn set_if_absent(mut self, attr: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.set_if_absent.push((attr.into(), value.into()));
+        self
+    }
+    pub fn remove(mut self, attr: impl Into<String>) -> Self {
+        self.remove.push(attr.into());
+        self
+    }
+    pub fn add(mut self, attr: impl Into<String>, delta: i64) -> Self {
+        self.add.push((attr.into(), delta));
+        self
+    }
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.set_if_absent.is_empty() && self.remove.is_empty() && self.add.is_empty()
+    }
+}
+
+/// A sort-key condition of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortKey {
+    /// Every item of the partition.
+    Any,
+    /// `begins_with(sk, :p)`
+    Prefix(String),
+    /// `sk BETWEEN :a AND :b` (both inclusive)
+    Between(String, String),
+    /// `sk >= :a`
+    From(String),
+    /// `sk <= :b`
+    UpTo(String),
+}
+
+/// A query of one partition of the table or of a secondary index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub index: Option<Index>,
+    pub pk: String,
+    pub sk: SortKey,
+    /// Ascending sort-key order when true.
+    pub forward: bool,
+    /// Maximum number of items in one page (the driver may return fewer).
+    pub limit: Option<u32>,
+    /// Opaque cursor from a previous page.
+    pub cursor: Option<String>,
+}
+
+impl Query {
+    pub fn partition(pk: impl Into<String>) -> Self {
+        Self { index: None, pk: pk.into(), sk: SortKey::Any, forward: true, limit: None, cursor: None }
+    }
+    pub fn on_index(index: Index, pk: impl Into<String>) -> Self {
+        Self { index: Some(index), ..Self::partition(pk) }
+    }
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.sk = SortKey::Prefix(prefix.into());
+        self
+    }
+    pub fn between(mut self, from: impl Into<String>, to: impl Into<String>) -> Self {
+        self.sk = SortKey::Between(from.into(), to.into());
+        self
+    }
+    pub fn sort_key(mut self, sk: SortKey) -> Self {
+        self.sk = sk;
+        self
+    }
+    pub fn backward(mut self) -> Self {
+        self.forward = false;
+        self
+    }
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+    pub fn cursor(mut self, cursor: Option<String>) -> Self {
+        self.cursor = cursor;
+        self
+    }
+}
+
+/// One page of query results.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// Present when more items may follow; pass it back as `Query::cursor`.
+    pub cursor: Option<String>,
+}
+
+/// One write of a transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TxOp {
+    Put { item: Item, condition: Option<Condition> },
+    Update { key: Key, update: Update, condition: Option<Condition> },
+    Delete { key: Key, condition: Option<Condition> },
+    /// No write: only the condition must hold.
+    Check { key: Key, condition: Condition },
+}
+
+impl TxOp {
+    pub fn key(&self) -> Option<Key> {
+        match self {
+            TxOp::Put { item, .. } => item.key(),
+            TxOp::Update { key, .. } | TxOp::Delete { key, .. } | TxOp::Check { key, .. } => Some(key.clone()),
+        }
+    }
+}
+
+/// The most operations one transaction may hold (DynamoDB's `TransactWriteItems` limit).
+pub const MAX_TX_OPS: usize = 100;
+
+/// Why one operation of a cancelled transaction failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelReason {
+    /// The operation's condition did not hold.
+    ConditionFailed,
+    /// Another reason reported by the backend (conflict, throttling, validation).
+    Other(String),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum StoreError {
+    /// The condition of a single-item write did not hold.
+    #[error("condition failed")]
+    ConditionFailed,
+    /// A transaction wrote nothing; `reasons[i]` is the outcome of operation `i` (None: no failure).
+    #[error("transaction cancelled: {reasons:?}")]
+    TransactionCanceled { reasons: Vec<Option<CancelReason>> },
+    /// The request was malformed (for example two operations on one item in one transaction, an
+    /// invalid cursor, a missing key attribute).
+    #[error("invalid store request: {0}")]
+    Invalid(String),
+    #[error("item (de)serialization failed: {0}")]
+    Serialization(String),
+    /// The backend failed (I/O, network, throttling after retries).
+    #[error("store backend error: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    /// True when the write (or one operation of the transaction) failed only because a condition did
+    /// not hold.
+    pub fn is_condition_failure(&self) -> bool {
+        match self {
+            StoreError::ConditionFailed => true,
+            StoreError::TransactionCanceled { reasons } => {
+                reasons.iter().any(|r| matches!(r, Some(CancelReason::ConditionFailed)))
+            }
+            _ => false,
+        }
+    }
+
+    /// True when operation `i` of a cancelled transaction failed its condition.
+    pub fn failed_condition_at(&self, i: usize) -> bool {
+        matches!(self, StoreError::TransactionCanceled { reasons } if matches!(reasons.get(i), Some(Some(CancelReason::ConditionFailed))))
+    }
+}
+
+/// The item-store port. Every method is atomic on its own; `transact` is atomic across items.
+#[async_trait]
+pub trait ItemStore: Send + Sync + 'static {
+    /// Reads one item (strongly consistent).
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
+
+    /// Queries one partition of the table or an index, in sort-key order. Table queries are strongly
+    /// consistent; index queries may lag behind (as in DynamoDB).
+    async fn query(&self, query: &Query) -> Result<Page, StoreError>;
+
+    /// Writes a whole item (replacing any item with the same key) if the condition holds.
+    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError>;
+
+    /// Applies a partial update if the condition holds; returns the item as it is after the update.
+    async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> Result<Item, StoreError>;
+
+    /// Deletes an item if the condition holds. Deleting an absent item without a condition succeeds.
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), StoreError>;
+
+    /// Applies every operation or none. At most [`MAX_TX_OPS`] operations, each on a different item.
+    async fn transact(&self, ops: Vec<TxOp>) -> Result<(), StoreError>;
+
+    /// Atomically adds `delta` to a numeric attribute (creating the item and the attribute at 0 when
+    /// absent) and returns the new value.
+    async fn add(&self, key: &Key, attr: &str, delta: i64) -> Result<i64, StoreError> {
+        let item = self.update(key, Update::new().add(attr, delta), None).await?;
+        item.get_i64(attr).ok_or_else(|| StoreError::Backend(format!("counter {attr} missing after add")))
+    }
+
+    /// A short description of the driver for logs ("sqlite:/path", "dynamodb:table").
+    fn describe(&self) -> String;
+}
+
+/// Queries every page of a query and returns all items. Use only on partitions known to be bounded.
+pub async fn query_all(store: &dyn ItemStore, query: &Query) -> Result<Vec<Item>, StoreError> {
+    let mut q = query.clone();
+    let mut items = Vec::new();
+    loop {
+        let page = store.query(&q).await?;
+        items.extend(page.items);
+        match page.cursor {
+            Some(c) => q.cursor = Some(c),
+            None => return Ok(items),
+        }
+    }
+}

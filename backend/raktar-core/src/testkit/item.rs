@@ -1,0 +1,1 @@
+//! Item-store conformance suite.

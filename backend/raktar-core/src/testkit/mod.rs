@@ -1,0 +1,3 @@
+//! Shared driver conformance suites.
+pub mod blob;
+pub mod item;
