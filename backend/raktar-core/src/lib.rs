@@ -7,3 +7,9 @@
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+pub mod domain;
+pub mod model;
+pub mod services;
+
+pub use services::{Registry, RegistryConfig};

@@ -245,11 +245,24 @@ pub struct Page {
 /// One write of a transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TxOp {
-    Put { item: Item, condition: Option<Condition> },
-    Update { key: Key, update: Update, condition: Option<Condition> },
-    Delete { key: Key, condition: Option<Condition> },
+    Put {
+        item: Item,
+        condition: Option<Condition>,
+    },
+    Update {
+        key: Key,
+        update: Update,
+        condition: Option<Condition>,
+    },
+    Delete {
+        key: Key,
+        condition: Option<Condition>,
+    },
     /// No write: only the condition must hold.
-    Check { key: Key, condition: Condition },
+    Check {
+        key: Key,
+        condition: Condition,
+    },
 }
 
 impl TxOp {

@@ -1,0 +1,178 @@
+//! Stored entities. Each is serialized into one item by [`crate::store::Item::from_entity`] with its
+//! typed key; unknown attributes (keys, index keys, `type`) are ignored when reading back.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Scope;
+
+/// Roles of users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+}
+
+/// The crate summary item (`CRATE#{norm}` / `CRATE`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrateRecord {
+    /// Canonical spelling (as first published).
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub license: Option<String>,
+    #[serde(default)]
+    pub homepage: Option<String>,
+    #[serde(default)]
+    pub repository: Option<String>,
+    #[serde(default)]
+    pub documentation: Option<String>,
+    /// Highest non-yanked version (highest version when all are yanked).
+    pub max_version: String,
+    /// Number of versions ever published (the next version's `seq` is this + 1).
+    pub version_count: u64,
+    /// Optimistic-locking revision: every change of the crate's versions or owners increments it.
+    pub revision: u64,
+    /// Strong ETag of the sparse index file as of this revision.
+    pub index_etag: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A version item (`CRATE#{norm}` / `VERSION#{identity}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    /// Exact version string (with build metadata).
+    pub vers: String,
+    /// Publish order within the crate, starting at 1.
+    pub seq: u64,
+    /// The exact index line (compact JSON, without trailing newline).
+    pub line: String,
+    pub yanked: bool,
+    pub cksum: String,
+    /// Size of the `.crate` file in bytes.
+    pub size: u64,
+    /// Blob key of the `.crate` file.
+    pub blob: String,
+    pub pubtime: String,
+    pub publisher: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub license: Option<String>,
+    #[serde(default)]
+    pub rust_version: Option<String>,
+    #[serde(default)]
+    pub authors: Vec<String>,
+    #[serde(default)]
+    pub homepage: Option<String>,
+    #[serde(default)]
+    pub repository: Option<String>,
+    #[serde(default)]
+    pub documentation: Option<String>,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// README text when small enough to live in the item.
+    #[serde(default)]
+    pub readme: Option<String>,
+    /// Blob key of the README when it was spilled to the blob store.
+    #[serde(default)]
+    pub readme_blob: Option<String>,
+    /// Unpacked size of the package in bytes.
+    #[serde(default)]
+    pub unpacked_size: u64,
+}
+
+/// An owner item (`CRATE#{norm}` / `OWNER#{login}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OwnerRecord {
+    pub login: String,
+    pub added_at: String,
+    pub added_by: String,
+}
+
+/// A user item (`USER#{login}` / `USER`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub id: u32,
+    pub login: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    pub role: Role,
+    #[serde(default)]
+    pub disabled: bool,
+    pub created_at: String,
+    /// Optimistic-locking revision.
+    #[serde(default)]
+    pub revision: u64,
+}
+
+impl UserRecord {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// A cargo token item (`TOKEN#{sha256}` / `TOKEN`). The secret itself is never stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub login: String,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    /// Crate-name patterns limiting write scopes; empty means every crate.
+    #[serde(default)]
+    pub crates: Vec<String>,
+    pub created_at: String,
+    /// RFC 3339 expiry time, if any.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// Unix seconds of expiry (also the TTL attribute), if any.
+    #[serde(default)]
+    pub expires_unix: Option<i64>,
+    #[serde(default)]
+    pub last_used_at: Option<String>,
+    #[serde(default)]
+    pub last_used_unix: Option<i64>,
+    /// First characters of the token, shown in listings to recognise it.
+    pub hint: String,
+}
+
+/// The token-name marker (`USER#{login}` / `TOKENNAME#{name}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenNameRecord {
+    pub hash: String,
+}
+
+/// An audit event (`AUDIT#{date}` / `{timestamp}#{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    #[serde(default)]
+    pub crate_name: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub detail: BTreeMap<String, String>,
+}

@@ -1,0 +1,124 @@
+//! Typed key builders: the only place where key strings are made. See `docs/data-model.md`.
+//!
+//! Partition and sort keys are prefixed by entity type; crate keys use the normalized name.
+
+use crate::domain::{Login, NormalizedName};
+use crate::store::Key;
+
+/// Item `type` values.
+pub mod types {
+    pub const CRATE: &str = "crate";
+    pub const VERSION: &str = "version";
+    pub const OWNER: &str = "owner";
+    pub const DOWNLOADS: &str = "downloads";
+    pub const USER: &str = "user";
+    pub const TOKEN: &str = "token";
+    pub const TOKEN_NAME: &str = "token-name";
+    pub const COUNTER: &str = "counter";
+    pub const AUDIT: &str = "audit";
+}
+
+/// Sort-key prefix of version items inside a crate partition.
+pub const VERSION_PREFIX: &str = "VERSION#";
+/// Sort-key prefix of owner items inside a crate partition.
+pub const OWNER_PREFIX: &str = "OWNER#";
+/// Sort-key prefix of daily download counters inside a crate partition.
+pub const DOWNLOADS_PREFIX: &str = "DL#";
+/// Sort key of the crate summary item.
+pub const CRATE_SK: &str = "CRATE";
+/// GSI1 sort-key prefix of a user's tokens.
+pub const TOKEN_GSI_PREFIX: &str = "TOKEN#";
+/// GSI1 sort-key prefix of the crates a user owns.
+pub const OWNED_CRATE_GSI_PREFIX: &str = "CRATE#";
+/// Number of catalog shards on GSI2 (spreads listing/search reads and publish writes).
+pub const CATALOG_SHARDS: u32 = 16;
+
+pub fn crate_pk(name: &NormalizedName) -> String {
+    format!("CRATE#{}", name.as_str())
+}
+
+/// The crate summary item.
+pub fn crate_summary(name: &NormalizedName) -> Key {
+    Key::new(crate_pk(name), CRATE_SK)
+}
+
+/// One version item; `identity` is the version without build metadata (uniqueness).
+pub fn version(name: &NormalizedName, identity: &str) -> Key {
+    Key::new(crate_pk(name), format!("{VERSION_PREFIX}{identity}"))
+}
+
+pub fn owner(name: &NormalizedName, login: &Login) -> Key {
+    Key::new(crate_pk(name), format!("{OWNER_PREFIX}{}", login.as_str()))
+}
+
+/// The per-crate, per-day download counter (`date` is `YYYY-MM-DD`).
+pub fn downloads(name: &NormalizedName, date: &str) -> Key {
+    Key::new(crate_pk(name), format!("{DOWNLOADS_PREFIX}{date}"))
+}
+
+/// Attribute name of a version's count inside a daily download counter item.
+pub fn downloads_version_attr(version: &str) -> String {
+    format!("v:{version}")
+}
+
+/// GSI2 keys of a crate summary: the sharded catalog.
+pub fn catalog_index(name: &NormalizedName) -> (String, String) {
+    (catalog_shard_pk(catalog_shard(name)), name.as_str().to_owned())
+}
+
+pub fn catalog_shard_pk(shard: u32) -> String {
+    format!("CATALOG#{shard:02}")
+}
+
+/// Stable shard of a name (FNV-1a, independent of the process).
+pub fn catalog_shard(name: &NormalizedName) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in name.as_str().bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h % CATALOG_SHARDS
+}
+
+/// GSI1 keys of an owner item: crates by owner.
+pub fn owned_crate_index(login: &Login, name: &NormalizedName) -> (String, String) {
+    (user_pk(login), format!("{OWNED_CRATE_GSI_PREFIX}{}", name.as_str()))
+}
+
+pub fn user_pk(login: &Login) -> String {
+    format!("USER#{}", login.as_str())
+}
+
+pub fn user(login: &Login) -> Key {
+    Key::new(user_pk(login), "USER")
+}
+
+/// GSI2 keys of a user item: the user directory.
+pub fn user_directory_index(login: &Login) -> (String, String) {
+    ("USERS".to_owned(), login.as_str().to_owned())
+}
+
+/// A token, looked up by the SHA-256 (hex) of its secret.
+pub fn token(hash_hex: &str) -> Key {
+    Key::new(format!("TOKEN#{hash_hex}"), "TOKEN")
+}
+
+/// GSI1 keys of a token: tokens by user.
+pub fn token_index(login: &Login, name: &str) -> (String, String) {
+    (user_pk(login), format!("{TOKEN_GSI_PREFIX}{name}"))
+}
+
+/// The uniqueness marker of a token name per user (points at the token hash).
+pub fn token_name(login: &Login, name: &str) -> Key {
+    Key::new(user_pk(login), format!("TOKENNAME#{name}"))
+}
+
+/// A named atomic counter (user ids).
+pub fn counter(name: &str) -> Key {
+    Key::new(format!("COUNTER#{name}"), "COUNTER")
+}
+
+/// An audit event: partitioned by day, sorted by time.
+pub fn audit(date: &str, timestamp: &str, id: &str) -> Key {
+    Key::new(format!("AUDIT#{date}"), format!("{timestamp}#{id}"))
+}

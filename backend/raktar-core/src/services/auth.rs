@@ -1,0 +1,181 @@
+//! Authentication of cargo tokens and the one authorization check builder.
+
+use sha2::{Digest, Sha256};
+
+use crate::domain::{CrateName, CratePattern, DomainError, DomainResult, Login, Scope};
+use crate::model::{TokenRecord, UserRecord, keys};
+use crate::store::Update;
+
+use super::{Registry, clock};
+
+/// Prefix of every Raktar cargo token (recognisable by secret scanners).
+pub const TOKEN_PREFIX: &str = "rkt_";
+
+/// How often the last-used time of a token is written at most (seconds).
+const LAST_USED_GRANULARITY: i64 = 60;
+
+/// An authenticated caller: a user acting through a token.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: UserRecord,
+    pub token: TokenRecord,
+}
+
+impl Principal {
+    pub fn login(&self) -> &str {
+        &self.user.login
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.is_admin()
+    }
+
+    fn has_scope(&self, scope: Scope) -> bool {
+        // Every scope implies read: cargo needs the index to publish, yank and so on.
+        scope == Scope::Read || self.token.scopes.contains(&scope)
+    }
+
+    fn crate_allowed(&self, name: &CrateName) -> bool {
+        self.token.crates.is_empty()
+            || self.token.crates.iter().any(|p| CratePattern::parse(p).map(|p| p.matches(name)).unwrap_or(false))
+    }
+}
+
+/// SHA-256 (lowercase hex) of a token secret: the only form in which tokens are stored.
+pub fn hash_token(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The single authorization check. Read it as a sentence:
+/// `AuthCheck::scope(Scope::Yank).for_crate(&name).owners(&owners).check(&principal)`.
+#[derive(Debug, Clone)]
+pub struct AuthCheck<'a> {
+    scope: Scope,
+    krate: Option<&'a CrateName>,
+    owners: Option<&'a [String]>,
+    admin_only: bool,
+}
+
+impl<'a> AuthCheck<'a> {
+    pub fn scope(scope: Scope) -> Self {
+        Self { scope, krate: None, owners: None, admin_only: false }
+    }
+
+    /// The crate the action is on: token crate patterns apply.
+    pub fn for_crate(mut self, name: &'a CrateName) -> Self {
+        self.krate = Some(name);
+        self
+    }
+
+    /// The crate's current owners (logins): the caller must be one of them or an admin.
+    pub fn owners(mut self, owners: &'a [String]) -> Self {
+        self.owners = Some(owners);
+        self
+    }
+
+    /// Only administrators may do this.
+    pub fn admin_only(mut self) -> Self {
+        self.admin_only = true;
+        self
+    }
+
+    pub fn check(&self, principal: &Principal) -> DomainResult<()> {
+        if !principal.has_scope(self.scope) {
+            return Err(DomainError::forbidden(format!(
+                "this token (`{}`) lacks the `{}` scope; create a token with that scope",
+                principal.token.name, self.scope
+            )));
+        }
+        if let Some(name) = self.krate
+            && !principal.crate_allowed(name)
+        {
+            return Err(DomainError::forbidden(format!(
+                "this token (`{}`) is limited to crates matching {} and may not act on `{name}`",
+                principal.token.name,
+                principal.token.crates.join(", ")
+            )));
+        }
+        if self.admin_only && !principal.is_admin() {
+            return Err(DomainError::forbidden("only administrators may do this"));
+        }
+        if let Some(owners) = self.owners
+            && !principal.is_admin()
+            && !owners.iter().any(|o| o == principal.login())
+        {
+            let what = self.krate.map(|n| format!("crate `{n}`")).unwrap_or_else(|| "this crate".into());
+            return Err(DomainError::forbidden(format!(
+                "`{}` is not an owner of {what}; ask an owner ({}) to add you with `cargo owner --add {}`",
+                principal.login(),
+                owners.join(", "),
+                principal.login()
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Registry {
+    /// Resolves a raw `Authorization` header value to a principal. `Ok(None)` when no token was sent.
+    pub async fn authenticate(&self, raw: Option<&str>) -> DomainResult<Option<Principal>> {
+        let Some(raw) = raw else { return Ok(None) };
+        let secret = raw.trim();
+        if secret.is_empty() {
+            return Ok(None);
+        }
+        // Tolerate a `Bearer ` prefix from non-cargo clients; cargo sends the raw token.
+        let secret = secret.strip_prefix("Bearer ").unwrap_or(secret).trim();
+        if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 128 || !secret.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(DomainError::unauthenticated("the token is not a Raktar token"));
+        }
+        let hash = hash_token(secret);
+        let key = keys::token(&hash);
+        let Some(item) = self.items.get(&key).await? else {
+            return Err(DomainError::unauthenticated("the token is invalid or has been revoked"));
+        };
+        let token: TokenRecord = item.to_entity()?;
+        let now = clock::unix_now();
+        if token.expires_unix.is_some_and(|exp| exp <= now) {
+            return Err(DomainError::unauthenticated(format!(
+                "the token `{}` expired at {}",
+                token.name,
+                token.expires_at.as_deref().unwrap_or("an earlier time")
+            )));
+        }
+        let login =
+            Login::parse(&token.login).map_err(|_| DomainError::internal("stored token has an invalid login"))?;
+        let Some(user_item) = self.items.get(&keys::user(&login)).await? else {
+            return Err(DomainError::unauthenticated("the token's user no longer exists"));
+        };
+        let user: UserRecord = user_item.to_entity()?;
+        if user.disabled {
+            return Err(DomainError::unauthenticated(format!("the account `{}` is disabled", user.login)));
+        }
+        if token.last_used_unix.is_none_or(|t| now - t >= LAST_USED_GRANULARITY) {
+            // Best effort and off the request path; a lost update only delays the last-used time.
+            let items = self.items.clone();
+            let update = Update::new().set("last_used_at", clock::now_string()).set("last_used_unix", now);
+            let cond = crate::store::Condition::Exists;
+            tokio::spawn(async move {
+                if let Err(e) = items.update(&key, update, Some(cond)).await
+                    && !e.is_condition_failure()
+                {
+                    tracing::warn!(error = %e, "could not record token last-used time");
+                }
+            });
+        }
+        Ok(Some(Principal { user, token }))
+    }
+
+    /// Read access (index, downloads, search): needs a principal when the registry is private.
+    pub fn check_read(&self, principal: Option<&Principal>) -> DomainResult<()> {
+        if self.config.auth_required && principal.is_none() {
+            return Err(DomainError::unauthenticated("this registry requires a token for every request"));
+        }
+        Ok(())
+    }
+}
+
+/// Requires a principal for a write, with a clear message.
+pub fn require(principal: Option<&Principal>) -> DomainResult<&Principal> {
+    principal.ok_or_else(|| DomainError::unauthenticated("this action needs a token"))
+}

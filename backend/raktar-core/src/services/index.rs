@@ -1,0 +1,201 @@
+//! The sparse index: one file per crate, built from the crate's partition, cached by ETag.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use crate::domain::{CrateName, DomainError, DomainResult, NormalizedName};
+use crate::model::{CrateRecord, OwnerRecord, VersionRecord, keys};
+use crate::store::{Query, SortKey, query_all};
+
+use super::{Principal, Registry};
+
+/// Everything about one crate that writes need: summary, owners, versions (in publish order).
+#[derive(Debug, Clone)]
+pub struct CrateState {
+    pub summary: CrateRecord,
+    pub owners: Vec<String>,
+    pub versions: Vec<VersionRecord>,
+}
+
+/// The bytes of an index file: every version's line in publish order, each `\n`-terminated.
+pub fn build_file(versions: &[VersionRecord]) -> Bytes {
+    let mut out = String::with_capacity(versions.iter().map(|v| v.line.len() + 1).sum());
+    for v in versions {
+        out.push_str(&v.line);
+        out.push('\n');
+    }
+    Bytes::from(out)
+}
+
+/// A strong ETag (quoted) of an index file.
+pub fn etag_of(file: &[u8]) -> String {
+    let digest = Sha256::digest(file);
+    format!("\"{}\"", hex::encode(&digest[..16]))
+}
+
+/// Highest non-yanked version, preferring stable releases; the highest version when all are yanked.
+pub fn compute_max_version(versions: &[VersionRecord]) -> String {
+    let parsed: Vec<(semver::Version, bool, &str)> = versions
+        .iter()
+        .filter_map(|v| semver::Version::parse(&v.vers).ok().map(|p| (p, v.yanked, v.vers.as_str())))
+        .collect();
+    let pick = |f: &dyn Fn(&(semver::Version, bool, &str)) -> bool| {
+        parsed
+            .iter()
+            .filter(|x| f(x))
+            .max_by(|a, b| a.0.cmp_precedence(&b.0).then_with(|| a.0.cmp(&b.0)))
+            .map(|x| x.2.to_owned())
+    };
+    pick(&|x| !x.1 && x.0.pre.is_empty()).or_else(|| pick(&|x| !x.1)).or_else(|| pick(&|_| true)).unwrap_or_default()
+}
+
+/// In-process cache of built index files, validated against the summary's ETag on every read.
+#[derive(Default)]
+pub struct IndexCache {
+    files: RwLock<HashMap<NormalizedName, (String, Bytes)>>,
+}
+
+/// Entries kept before the cache is cleared (a bound on memory, not a tuning knob).
+const CACHE_MAX_ENTRIES: usize = 20_000;
+
+impl IndexCache {
+    fn get(&self, name: &NormalizedName, etag: &str) -> Option<Bytes> {
+        let files = self.files.read().ok()?;
+        files.get(name).filter(|(e, _)| e == etag).map(|(_, b)| b.clone())
+    }
+
+    fn put(&self, name: NormalizedName, etag: String, file: Bytes) {
+        if let Ok(mut files) = self.files.write() {
+            if files.len() >= CACHE_MAX_ENTRIES && !files.contains_key(&name) {
+                files.clear();
+            }
+            files.insert(name, (etag, file));
+        }
+    }
+
+    fn forget(&self, name: &NormalizedName) {
+        if let Ok(mut files) = self.files.write() {
+            files.remove(name);
+        }
+    }
+}
+
+/// The answer to an index-file request.
+#[derive(Debug, Clone)]
+pub enum IndexFile {
+    /// The client's cached copy (its `If-None-Match`) is current.
+    NotModified {
+        etag: String,
+    },
+    Full {
+        etag: String,
+        body: Bytes,
+    },
+}
+
+/// Whether an `If-None-Match` header value matches an ETag (weak comparison, lists and `*`).
+pub fn if_none_match_matches(header: &str, etag: &str) -> bool {
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let want = bare(etag);
+    header.split(',').any(|t| {
+        let t = t.trim();
+        t == "*" || bare(t) == want
+    })
+}
+
+impl Registry {
+    /// Serves the index file for a lowercased crate name as requested by cargo.
+    pub async fn index_file(
+        &self,
+        principal: Option<&Principal>,
+        lowercase_name: &str,
+        if_none_match: Option<&str>,
+    ) -> DomainResult<IndexFile> {
+        self.check_read(principal)?;
+        let not_found = || DomainError::not_found(format!("crate `{lowercase_name}` does not exist"));
+        let name = CrateName::parse(lowercase_name).map_err(|_| not_found())?;
+        let norm = name.normalized();
+        let Some(item) = self.items.get(&keys::crate_summary(&norm)).await? else {
+            return Err(not_found());
+        };
+        let summary: CrateRecord = item.to_entity()?;
+        // Only the exact (lowercased) spelling has a file; cargo's `-`/`_` probes get 404.
+        if summary.name.to_ascii_lowercase() != lowercase_name {
+            return Err(not_found());
+        }
+        if let Some(inm) = if_none_match
+            && if_none_match_matches(inm, &summary.index_etag)
+        {
+            return Ok(IndexFile::NotModified { etag: summary.index_etag });
+        }
+        if let Some(body) = self.index_cache.get(&norm, &summary.index_etag) {
+            return Ok(IndexFile::Full { etag: summary.index_etag, body });
+        }
+        let versions = self.load_versions(&norm).await?;
+        let body = build_file(&versions);
+        // The ETag always describes the bytes we send, even if a write raced with this read.
+        let etag = etag_of(&body);
+        if etag == summary.index_etag {
+            self.index_cache.put(norm, etag.clone(), body.clone());
+        }
+        Ok(IndexFile::Full { etag, body })
+    }
+
+    /// Every version of a crate in publish order (one partition query).
+    pub async fn load_versions(&self, norm: &NormalizedName) -> DomainResult<Vec<VersionRecord>> {
+        let q = Query::partition(keys::crate_pk(norm)).prefix(keys::VERSION_PREFIX);
+        let mut versions = query_all(self.items.as_ref(), &q)
+            .await?
+            .iter()
+            .map(|i| i.to_entity::<VersionRecord>())
+            .collect::<Result<Vec<_>, _>>()?;
+        versions.sort_by_key(|v| v.seq);
+        Ok(versions)
+    }
+
+    /// Summary, owners and versions of a crate, or `None` when it does not exist.
+    pub async fn load_crate_state(&self, norm: &NormalizedName) -> DomainResult<Option<CrateState>> {
+        let Some(item) = self.items.get(&keys::crate_summary(norm)).await? else {
+            return Ok(None);
+        };
+        let summary: CrateRecord = item.to_entity()?;
+        // Owners and versions sort after `DL#...`: one query from `OWNER#` covers both.
+        let q = Query::partition(keys::crate_pk(norm)).sort_key(SortKey::From(keys::OWNER_PREFIX.to_owned()));
+        let mut owners = Vec::new();
+        let mut versions = Vec::new();
+        for item in query_all(self.items.as_ref(), &q).await? {
+            let sk = item.get_str(crate::store::item::SK).unwrap_or_default();
+            if sk.starts_with(keys::OWNER_PREFIX) {
+                owners.push(item.to_entity::<OwnerRecord>()?.login);
+            } else if sk.starts_with(keys::VERSION_PREFIX) {
+                versions.push(item.to_entity::<VersionRecord>()?);
+            }
+        }
+        versions.sort_by_key(|v| v.seq);
+        owners.sort();
+        Ok(Some(CrateState { summary, owners, versions }))
+    }
+
+    /// Refreshes in-process caches after this process changed a crate.
+    pub(crate) fn after_crate_change(&self, norm: &NormalizedName, summary: &CrateRecord) {
+        self.index_cache.forget(norm);
+        self.catalog.upsert(norm, summary);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inm() {
+        assert!(if_none_match_matches("\"abc\"", "\"abc\""));
+        assert!(if_none_match_matches("W/\"abc\"", "\"abc\""));
+        assert!(if_none_match_matches("\"x\", \"abc\"", "\"abc\""));
+        assert!(if_none_match_matches("*", "\"abc\""));
+        assert!(!if_none_match_matches("\"abd\"", "\"abc\""));
+    }
+}

@@ -1,0 +1,113 @@
+//! Domain services: every rule of the registry lives here, once. Edges call these.
+
+pub mod audit;
+pub mod auth;
+pub mod downloads;
+pub mod index;
+pub mod owners;
+pub mod package;
+pub mod publish;
+pub mod search;
+pub mod tokens;
+pub mod users;
+pub mod yank;
+
+use std::sync::Arc;
+
+use crate::store::{BlobStore, ItemStore};
+
+pub use auth::{AuthCheck, Principal};
+pub use publish::Limits;
+
+/// Registry-wide settings the services need (no transport details).
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// Private mode: every read needs a valid token.
+    pub auth_required: bool,
+    pub limits: Limits,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self { auth_required: true, limits: Limits::default() }
+    }
+}
+
+/// The registry: domain services over the two storage ports.
+pub struct Registry {
+    pub(crate) items: Arc<dyn ItemStore>,
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) config: RegistryConfig,
+    pub(crate) index_cache: index::IndexCache,
+    pub(crate) catalog: search::Catalog,
+}
+
+impl Registry {
+    pub fn new(items: Arc<dyn ItemStore>, blobs: Arc<dyn BlobStore>, config: RegistryConfig) -> Self {
+        Self { items, blobs, config, index_cache: index::IndexCache::default(), catalog: search::Catalog::default() }
+    }
+
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    pub fn items(&self) -> &Arc<dyn ItemStore> {
+        &self.items
+    }
+
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+}
+
+/// Time helpers: every stored time is UTC, RFC 3339 with whole seconds (`YYYY-MM-DDTHH:MM:SSZ`).
+pub mod clock {
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    pub fn now() -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    pub fn unix_now() -> i64 {
+        now().unix_timestamp()
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ` (no fractional seconds: cargo rejects them in `pubtime`).
+    pub fn format(t: OffsetDateTime) -> String {
+        let t = t.to_offset(time::UtcOffset::UTC);
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    }
+
+    pub fn now_string() -> String {
+        format(now())
+    }
+
+    /// `YYYY-MM-DD`
+    pub fn date(t: OffsetDateTime) -> String {
+        let t = t.to_offset(time::UtcOffset::UTC);
+        format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
+    }
+
+    pub fn parse(s: &str) -> Option<OffsetDateTime> {
+        OffsetDateTime::parse(s, &Rfc3339).ok()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn whole_seconds() {
+            let s = super::now_string();
+            assert_eq!(s.len(), 20, "{s}");
+            assert!(s.ends_with('Z'));
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Users: login, display name, role.
+
+use std::collections::BTreeMap;
+
+use crate::domain::{DomainError, DomainResult, Login};
+use crate::model::{Role, UserRecord, keys};
+use crate::store::{Condition, Index, Item, TxOp};
+
+use super::{Registry, audit, clock};
+
+impl Registry {
+    /// Creates a user with the next numeric id.
+    pub async fn create_user(
+        &self,
+        actor: &str,
+        login: &Login,
+        name: Option<String>,
+        email: Option<String>,
+        role: Role,
+    ) -> DomainResult<UserRecord> {
+        if let Some(n) = &name
+            && n.chars().count() > 128
+        {
+            return Err(DomainError::bad_request("display names are at most 128 characters"));
+        }
+        if self.items.get(&keys::user(login)).await?.is_some() {
+            return Err(DomainError::conflict(format!("a user with login `{login}` already exists")));
+        }
+        let id = self.items.add(&keys::counter("users"), "value", 1).await?;
+        let id = u32::try_from(id).map_err(|_| DomainError::internal("user id counter overflow"))?;
+        let user = UserRecord {
+            id,
+            login: login.as_str().to_owned(),
+            name,
+            email,
+            role,
+            disabled: false,
+            created_at: clock::now_string(),
+            revision: 1,
+        };
+        let (g2pk, g2sk) = keys::user_directory_index(login);
+        let mut detail = BTreeMap::new();
+        detail.insert("user".to_owned(), login.as_str().to_owned());
+        detail.insert("role".to_owned(), role.as_str().to_owned());
+        let ops = vec![
+            TxOp::Put {
+                item: Item::from_entity(&keys::user(login), keys::types::USER, &user)?.with_index(
+                    Index::Gsi2,
+                    g2pk,
+                    g2sk,
+                ),
+                condition: Some(Condition::NotExists),
+            },
+            audit::event(actor, "user-create", None, None, detail)?,
+        ];
+        match self.items.transact(ops).await {
+            Ok(()) => {
+                tracing::info!(user = %login, role = role.as_str(), "user created");
+                Ok(user)
+            }
+            Err(e) if e.failed_condition_at(0) => {
+                Err(DomainError::conflict(format!("a user with login `{login}` already exists")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn get_user(&self, login: &Login) -> DomainResult<Option<UserRecord>> {
+        Ok(match self.items.get(&keys::user(login)).await? {
+            Some(item) => Some(item.to_entity()?),
+            None => None,
+        })
+    }
+}

@@ -1,0 +1,85 @@
+//! Yank and unyank: only the `yanked` flag of a line ever changes after publish.
+
+use std::collections::BTreeMap;
+
+use crate::domain::{CrateName, CrateVersion, DomainError, DomainResult, Scope};
+use crate::model::{IndexLine, keys};
+use crate::store::{Condition, TxOp, Update};
+
+use super::auth::{AuthCheck, Principal};
+use super::index::{build_file, compute_max_version, etag_of};
+use super::publish::{summary_update, version_identity};
+use super::{Registry, audit, clock};
+
+const MAX_ATTEMPTS: usize = 8;
+
+impl Registry {
+    /// Sets the yanked flag of one version (idempotent).
+    pub async fn set_yanked(
+        &self,
+        principal: &Principal,
+        name: &CrateName,
+        version: &CrateVersion,
+        yanked: bool,
+    ) -> DomainResult<()> {
+        let norm = name.normalized();
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(mut state) = self.load_crate_state(&norm).await? else {
+                return Err(DomainError::not_found(format!("crate `{name}` does not exist")));
+            };
+            let canonical = CrateName::parse(&state.summary.name)?;
+            AuthCheck::scope(Scope::Yank).for_crate(&canonical).owners(&state.owners).check(principal)?;
+            let Some(pos) = state.versions.iter().position(|v| v.vers == version.as_str()) else {
+                return Err(DomainError::not_found(format!(
+                    "crate `{}` has no version `{version}`",
+                    state.summary.name
+                )));
+            };
+            if state.versions[pos].yanked == yanked {
+                return Ok(());
+            }
+            let record = &mut state.versions[pos];
+            let mut line: IndexLine =
+                serde_json::from_str(&record.line).map_err(|e| DomainError::internal(e.to_string()))?;
+            line.yanked = yanked;
+            record.line = line.to_json().map_err(|e| DomainError::internal(e.to_string()))?;
+            record.yanked = yanked;
+            let record = record.clone();
+            let file = build_file(&state.versions);
+            let mut summary = state.summary.clone();
+            summary.index_etag = etag_of(&file);
+            summary.max_version = compute_max_version(&state.versions);
+            summary.revision += 1;
+            summary.updated_at = clock::now_string();
+            let ops = vec![
+                TxOp::Update {
+                    key: keys::version(&norm, &version_identity(&record.vers)),
+                    update: Update::new().set("yanked", yanked).set("line", record.line.clone()),
+                    condition: Some(Condition::AttrEquals("yanked".into(), (!yanked).into())),
+                },
+                TxOp::Update {
+                    key: keys::crate_summary(&norm),
+                    update: summary_update(&summary)?,
+                    condition: Some(Condition::AttrEquals("revision".into(), state.summary.revision.into())),
+                },
+                audit::event(
+                    principal.login(),
+                    if yanked { "yank" } else { "unyank" },
+                    Some(&state.summary.name),
+                    Some(&record.vers),
+                    BTreeMap::new(),
+                )?,
+            ];
+            match self.items.transact(ops).await {
+                Ok(()) => {
+                    self.after_crate_change(&norm, &summary);
+                    tracing::info!(krate = %state.summary.name, vers = %record.vers, yanked, by = %principal.login(), "yank state changed");
+                    return Ok(());
+                }
+                Err(e) if e.is_condition_failure() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(DomainError::conflict(format!("crate `{name}` is being changed concurrently; please retry")))
+    }
+}
