@@ -1,0 +1,116 @@
+//! Settings: command-line flags and `RAKTAR_*` environment variables (through clap), over an
+//! optional TOML file, over defaults. Only `main` reads the environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use raktar_core::services::Limits;
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+pub const DEFAULT_DATA_DIR: &str = "raktar-data";
+
+/// The TOML configuration file (every key optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub public_url: Option<String>,
+    pub public_read: Option<bool>,
+    pub log_format: Option<String>,
+    #[serde(default)]
+    pub limits: Option<Limits>,
+}
+
+impl FileConfig {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else { return Ok(Self::default()) };
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+    }
+}
+
+/// Resolved settings for `raktar serve`.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `None`: derived from the bound address.
+    pub public_url: Option<String>,
+    pub auth_required: bool,
+    pub limits: Limits,
+}
+
+pub fn resolve_data_dir(flag: Option<PathBuf>, file: &FileConfig) -> PathBuf {
+    flag.or_else(|| file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+}
+
+pub fn resolve_serve(
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    public_url: Option<String>,
+    public_read: bool,
+    file: &FileConfig,
+) -> anyhow::Result<ServeSettings> {
+    let listen_raw = listen.or_else(|| file.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let listen: SocketAddr =
+        listen_raw.parse().with_context(|| format!("invalid listen address `{listen_raw}` (expected IP:PORT)"))?;
+    let public_url = public_url.or_else(|| file.public_url.clone());
+    if let Some(url) = &public_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        bail!("invalid public URL `{url}`: it must start with http:// or https://");
+    }
+    let limits = file.limits.clone().unwrap_or_default();
+    Ok(ServeSettings {
+        listen,
+        data_dir: resolve_data_dir(data_dir, file),
+        public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
+        auth_required: !(public_read || file.public_read.unwrap_or(false)),
+        limits,
+    })
+}
+
+/// Parses a token lifetime: a number of days (`30`) or a number with a unit (`90s`, `15m`, `12h`, `7d`).
+pub fn parse_lifetime(raw: &str) -> anyhow::Result<i64> {
+    let raw = raw.trim();
+    let (num, mult) = match raw.char_indices().last() {
+        Some((i, 's')) => (&raw[..i], 1),
+        Some((i, 'm')) => (&raw[..i], 60),
+        Some((i, 'h')) => (&raw[..i], 3600),
+        Some((i, 'd')) => (&raw[..i], 86_400),
+        _ => (raw, 86_400),
+    };
+    let n: i64 =
+        num.parse().with_context(|| format!("invalid lifetime `{raw}`: use days (30) or 90s / 15m / 12h / 7d"))?;
+    if n <= 0 {
+        bail!("the lifetime must be positive");
+    }
+    n.checked_mul(mult).context("lifetime too large")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn lifetimes() {
+        assert_eq!(parse_lifetime("30").unwrap(), 30 * 86_400);
+        assert_eq!(parse_lifetime("2s").unwrap(), 2);
+        assert_eq!(parse_lifetime("3h").unwrap(), 3 * 3600);
+        assert!(parse_lifetime("0").is_err());
+        assert!(parse_lifetime("x").is_err());
+    }
+
+    #[test]
+    fn precedence() {
+        let file = FileConfig { listen: Some("127.0.0.1:9".into()), public_read: Some(true), ..Default::default() };
+        let s = resolve_serve(Some("127.0.0.1:8".into()), None, None, false, &file).unwrap();
+        assert_eq!(s.listen.port(), 8);
+        assert!(!s.auth_required);
+        assert_eq!(s.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    }
+}
