@@ -45,6 +45,10 @@ pub struct CrateRecord {
     pub documentation: Option<String>,
     /// Highest non-yanked version (highest version when all are yanked).
     pub max_version: String,
+    /// Normalized names of the crates from this registry that the newest version depends on (any
+    /// kind): the source of reverse dependencies.
+    #[serde(default)]
+    pub dependencies: Vec<String>,
     /// Number of versions ever published (the next version's `seq` is this + 1).
     pub version_count: u64,
     /// Optimistic-locking revision: every change of the crate's versions or owners increments it.

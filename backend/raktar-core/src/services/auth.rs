@@ -14,11 +14,12 @@ pub const TOKEN_PREFIX: &str = "rkt_";
 /// How often the last-used time of a token is written at most (seconds).
 const LAST_USED_GRANULARITY: i64 = 60;
 
-/// An authenticated caller: a user acting through a token.
+/// An authenticated caller: a user acting through a cargo token (limited by its scopes and crate
+/// patterns) or through a web session (`token: None`: the user's full rights).
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user: UserRecord,
-    pub token: TokenRecord,
+    pub token: Option<TokenRecord>,
 }
 
 impl Principal {
@@ -32,12 +33,21 @@ impl Principal {
 
     fn has_scope(&self, scope: Scope) -> bool {
         // Every scope implies read: cargo needs the index to publish, yank and so on.
-        scope == Scope::Read || self.token.scopes.contains(&scope)
+        scope == Scope::Read || self.token.as_ref().is_none_or(|t| t.scopes.contains(&scope))
     }
 
     fn crate_allowed(&self, name: &CrateName) -> bool {
-        self.token.crates.is_empty()
-            || self.token.crates.iter().any(|p| CratePattern::parse(p).map(|p| p.matches(name)).unwrap_or(false))
+        let Some(token) = &self.token else { return true };
+        token.crates.is_empty()
+            || token.crates.iter().any(|p| CratePattern::parse(p).map(|p| p.matches(name)).unwrap_or(false))
+    }
+
+    /// How the caller is identified in messages ("this token (`laptop`)" or "this session").
+    fn via(&self) -> String {
+        match &self.token {
+            Some(t) => format!("this token (`{}`)", t.name),
+            None => "this session".to_owned(),
+        }
     }
 }
 
@@ -82,17 +92,18 @@ impl<'a> AuthCheck<'a> {
     pub fn check(&self, principal: &Principal) -> DomainResult<()> {
         if !principal.has_scope(self.scope) {
             return Err(DomainError::forbidden(format!(
-                "this token (`{}`) lacks the `{}` scope; create a token with that scope",
-                principal.token.name, self.scope
+                "{} lacks the `{}` scope; create a token with that scope",
+                principal.via(),
+                self.scope
             )));
         }
         if let Some(name) = self.krate
             && !principal.crate_allowed(name)
         {
             return Err(DomainError::forbidden(format!(
-                "this token (`{}`) is limited to crates matching {} and may not act on `{name}`",
-                principal.token.name,
-                principal.token.crates.join(", ")
+                "{} is limited to crates matching {} and may not act on `{name}`",
+                principal.via(),
+                principal.token.as_ref().map(|t| t.crates.join(", ")).unwrap_or_default()
             )));
         }
         if self.admin_only && !principal.is_admin() {
@@ -150,7 +161,9 @@ impl Registry {
         if user.disabled {
             return Err(DomainError::unauthenticated(format!("the account `{}` is disabled", user.login)));
         }
-        if token.last_used_unix.is_none_or(|t| now - t >= LAST_USED_GRANULARITY) {
+        if token.last_used_unix.is_none_or(|t| now - t >= LAST_USED_GRANULARITY)
+            && self.claim_last_used_write(&hash, now)
+        {
             // Best effort and off the request path; a lost update only delays the last-used time.
             let items = self.items.clone();
             let update = Update::new().set("last_used_at", clock::now_string()).set("last_used_unix", now);
@@ -163,7 +176,21 @@ impl Registry {
                 }
             });
         }
-        Ok(Some(Principal { user, token }))
+        Ok(Some(Principal { user, token: Some(token) }))
+    }
+
+    /// True when this process should write the last-used time now (at most once per granularity
+    /// per token, however many requests arrive at once).
+    fn claim_last_used_write(&self, hash: &str, now: i64) -> bool {
+        let Ok(mut writes) = self.last_used_writes.lock() else { return false };
+        if writes.get(hash).is_some_and(|t| now - t < LAST_USED_GRANULARITY) {
+            return false;
+        }
+        if writes.len() > 100_000 {
+            writes.clear();
+        }
+        writes.insert(hash.to_owned(), now);
+        true
     }
 
     /// Read access (index, downloads, search): needs a principal when the registry is private.

@@ -40,11 +40,20 @@ pub struct Registry {
     pub(crate) config: RegistryConfig,
     pub(crate) index_cache: index::IndexCache,
     pub(crate) catalog: search::Catalog,
+    /// Token hash -> unix time of the last `last_used` write this process made (write throttle).
+    pub(crate) last_used_writes: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl Registry {
     pub fn new(items: Arc<dyn ItemStore>, blobs: Arc<dyn BlobStore>, config: RegistryConfig) -> Self {
-        Self { items, blobs, config, index_cache: index::IndexCache::default(), catalog: search::Catalog::default() }
+        Self {
+            items,
+            blobs,
+            config,
+            index_cache: index::IndexCache::default(),
+            catalog: search::Catalog::default(),
+            last_used_writes: std::sync::Mutex::default(),
+        }
     }
 
     pub fn config(&self) -> &RegistryConfig {

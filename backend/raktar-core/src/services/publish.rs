@@ -630,6 +630,7 @@ impl Registry {
                     repository: v.meta.repository.clone(),
                     documentation: v.meta.documentation.clone(),
                     max_version,
+                    dependencies: local_dep_names(v),
                     version_count: seq,
                     revision: 1,
                     index_etag: etag,
@@ -664,21 +665,30 @@ impl Registry {
             }
             Some(state) => {
                 let old = &state.summary;
-                // Crate-level metadata follows the newest publish.
+                // Crate-level metadata follows the highest version: publishing a backport patch
+                // of an old line does not overwrite it.
+                let summary = if max_version == v.version.as_str() {
+                    CrateRecord {
+                        description: v.meta.description.clone(),
+                        keywords: v.meta.keywords.clone(),
+                        categories: v.meta.categories.clone(),
+                        license: v.meta.license.clone(),
+                        homepage: v.meta.homepage.clone(),
+                        repository: v.meta.repository.clone(),
+                        documentation: v.meta.documentation.clone(),
+                        dependencies: local_dep_names(v),
+                        ..old.clone()
+                    }
+                } else {
+                    old.clone()
+                };
                 let summary = CrateRecord {
-                    description: v.meta.description.clone(),
-                    keywords: v.meta.keywords.clone(),
-                    categories: v.meta.categories.clone(),
-                    license: v.meta.license.clone(),
-                    homepage: v.meta.homepage.clone(),
-                    repository: v.meta.repository.clone(),
-                    documentation: v.meta.documentation.clone(),
                     max_version,
                     version_count: seq,
                     revision: old.revision + 1,
                     index_etag: etag,
                     updated_at: now.clone(),
-                    ..old.clone()
+                    ..summary
                 };
                 ops.push(TxOp::Update {
                     key: keys::crate_summary(&norm),
@@ -693,6 +703,11 @@ impl Registry {
         ops.push(audit::event(principal.login(), "publish", Some(v.name.as_str()), Some(v.version.as_str()), detail)?);
         Ok((ops, summary, record))
     }
+}
+
+fn local_dep_names(v: &ValidatedPublish) -> Vec<String> {
+    let own = v.name.normalized();
+    v.local_deps.iter().filter(|d| **d != own).map(|d| d.as_str().to_owned()).collect()
 }
 
 /// `SET` of every mutable summary attribute.
