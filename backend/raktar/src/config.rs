@@ -22,6 +22,12 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     #[serde(default)]
     pub limits: Option<Limits>,
+    /// `[auth]`: web sessions and local sign-in.
+    #[serde(default)]
+    pub auth: Option<crate::auth_config::AuthFile>,
+    /// `[oidc]`: single sign-on.
+    #[serde(default)]
+    pub oidc: Option<crate::auth_config::OidcFile>,
 }
 
 impl FileConfig {
@@ -51,7 +57,7 @@ pub fn resolve_serve(
     listen: Option<String>,
     data_dir: Option<PathBuf>,
     public_url: Option<String>,
-    public_read: bool,
+    public_read: Option<bool>,
     file: &FileConfig,
 ) -> anyhow::Result<ServeSettings> {
     let listen_raw = listen.or_else(|| file.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
@@ -68,7 +74,7 @@ pub fn resolve_serve(
         listen,
         data_dir: resolve_data_dir(data_dir, file),
         public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
-        auth_required: !(public_read || file.public_read.unwrap_or(false)),
+        auth_required: !public_read.or(file.public_read).unwrap_or(false),
         limits,
     })
 }
@@ -108,9 +114,13 @@ mod tests {
     #[test]
     fn precedence() {
         let file = FileConfig { listen: Some("127.0.0.1:9".into()), public_read: Some(true), ..Default::default() };
-        let s = resolve_serve(Some("127.0.0.1:8".into()), None, None, false, &file).unwrap();
+        let s = resolve_serve(Some("127.0.0.1:8".into()), None, None, None, &file).unwrap();
         assert_eq!(s.listen.port(), 8);
         assert!(!s.auth_required);
+        // A flag or variable saying false overrides the file.
+        let s = resolve_serve(None, None, None, Some(false), &file).unwrap();
+        assert!(s.auth_required);
+        assert_eq!(s.listen.port(), 9);
         assert_eq!(s.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
     }
 }

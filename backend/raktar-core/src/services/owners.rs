@@ -38,7 +38,8 @@ impl Registry {
             match self.items.get(&keys::user(&login)).await? {
                 Some(item) => {
                     let u: UserRecord = item.to_entity()?;
-                    out.push(OwnerView { id: u.id, login: u.login, name: u.name, email: u.email });
+                    // E-mail addresses are not shown to every reader of the registry.
+                    out.push(OwnerView { id: u.id, login: u.login, name: u.name, email: None });
                 }
                 None => out.push(OwnerView { id: 0, login: login.as_str().to_owned(), name: None, email: None }),
             }

@@ -16,7 +16,7 @@ use super::{Registry, audit, clock, package};
 
 /// Publish limits (defaults follow the public registry).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Largest `.crate` file in bytes.
     pub max_crate_bytes: u64,
