@@ -48,9 +48,11 @@ struct ServeArgs {
     /// Public base URL of the registry as clients reach it (default: http://LISTEN-ADDRESS).
     #[arg(long, env = "RAKTAR_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Allow reading the index and downloading crates without a token.
-    #[arg(long, env = "RAKTAR_PUBLIC_READ")]
-    public_read: bool,
+    /// Allow reading the index and downloading crates without a token (`--public-read` or
+    /// `--public-read=false`; the variable takes true/false/1/0/yes/no).
+    #[arg(long, env = "RAKTAR_PUBLIC_READ", num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    public_read: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,7 +131,18 @@ fn open_registry(data_dir: &Path, config: RegistryConfig) -> anyhow::Result<Arc<
     Ok(Arc::new(Registry::new(Arc::new(items), Arc::new(blobs), config)))
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match real_main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The error chain only: a backtrace means nothing to an operator.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let file = FileConfig::load(cli.config.as_deref())?;
     let log_format = std::env::var("RAKTAR_LOG_FORMAT").ok().or_else(|| file.log_format.clone());
@@ -189,7 +202,7 @@ async fn token_command(registry: &Registry, cmd: TokenCommand) -> anyhow::Result
                 println!("user `{login}` has no tokens");
                 return Ok(());
             }
-            println!("{:<24} {:<12} {:<48} {:<22} {:<22} LAST USED", "NAME", "PREFIX", "SCOPES", "CREATED", "EXPIRES");
+            println!("{:<24} {:<12} {:<52} {:<22} {:<22} LAST USED", "NAME", "PREFIX", "SCOPES", "CREATED", "EXPIRES");
             for t in tokens {
                 let scopes = t.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
                 let expires = match (&t.expires_at, t.expired) {
@@ -199,7 +212,7 @@ async fn token_command(registry: &Registry, cmd: TokenCommand) -> anyhow::Result
                 };
                 let scopes = if t.crates.is_empty() { scopes } else { format!("{scopes} [{}]", t.crates.join(",")) };
                 println!(
-                    "{:<24} {:<12} {:<48} {:<22} {:<22} {}",
+                    "{:<24} {:<12} {:<52} {:<22} {:<22} {}",
                     t.name,
                     format!("{}…", t.hint),
                     scopes,
