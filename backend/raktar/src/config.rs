@@ -22,12 +22,6 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     #[serde(default)]
     pub limits: Option<Limits>,
-    /// `[auth]`: web sessions and local sign-in.
-    #[serde(default)]
-    pub auth: Option<crate::auth_config::AuthFile>,
-    /// `[oidc]`: single sign-on.
-    #[serde(default)]
-    pub oidc: Option<crate::auth_config::OidcFile>,
 }
 
 impl FileConfig {
