@@ -67,13 +67,11 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut response = cargo_error(status, &detail);
-        if status == StatusCode::UNAUTHORIZED {
-            if let Some(url) = &self.login_url {
-                let challenge = format!("Cargo login_url=\"{url}\"");
-                if let Ok(v) = HeaderValue::from_str(&challenge) {
-                    response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-                }
-            }
+        if status == StatusCode::UNAUTHORIZED
+            && let Some(url) = &self.login_url
+            && let Ok(v) = HeaderValue::from_str(&format!("Cargo login_url=\"{url}\""))
+        {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         response
     }

@@ -19,6 +19,16 @@ use crate::store::{BlobStore, ItemStore};
 pub use auth::{AuthCheck, Principal};
 pub use publish::Limits;
 
+/// Number of lock stripes for per-crate write serialization.
+const CRATE_LOCK_STRIPES: usize = 64;
+
+/// Waits before retry `attempt` (1-based) of an optimistic write: jittered, growing, capped.
+pub(crate) async fn backoff(attempt: u32) {
+    let base = 2u64.saturating_pow(attempt.min(6)).min(50);
+    let jitter = rand::random::<u64>() % (base + 1);
+    tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
+}
+
 /// Registry-wide settings the services need (no transport details).
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
@@ -42,6 +52,9 @@ pub struct Registry {
     pub(crate) catalog: search::Catalog,
     /// Token hash -> unix time of the last `last_used` write this process made (write throttle).
     pub(crate) last_used_writes: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// Striped per-crate locks: writes to one crate from this process take turns instead of
+    /// racing on the optimistic-locking revision.
+    pub(crate) crate_locks: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl Registry {
@@ -53,7 +66,17 @@ impl Registry {
             index_cache: index::IndexCache::default(),
             catalog: search::Catalog::default(),
             last_used_writes: std::sync::Mutex::default(),
+            crate_locks: (0..CRATE_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
+    }
+
+    /// Takes this process's turn to change one crate.
+    pub(crate) async fn lock_crate(&self, norm: &crate::domain::NormalizedName) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        norm.hash(&mut h);
+        let stripe = (h.finish() % CRATE_LOCK_STRIPES as u64) as usize;
+        self.crate_locks[stripe].lock().await
     }
 
     pub fn config(&self) -> &RegistryConfig {

@@ -11,7 +11,7 @@ use crate::store::{Condition, Index, Item, TxOp, Update};
 use super::auth::{AuthCheck, Principal};
 use super::{Registry, audit, clock};
 
-const MAX_ATTEMPTS: usize = 8;
+const MAX_ATTEMPTS: u32 = 16;
 /// Most owners one request may add or remove.
 const MAX_LOGINS_PER_REQUEST: usize = 50;
 
@@ -65,7 +65,11 @@ impl Registry {
         wanted.sort();
         wanted.dedup();
         let norm = name.normalized();
-        for _ in 0..MAX_ATTEMPTS {
+        let _turn = self.lock_crate(&norm).await;
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                super::backoff(attempt).await;
+            }
             let Some(state) = self.load_crate_state(&norm).await? else {
                 return Err(DomainError::not_found(format!("crate `{name}` does not exist")));
             };

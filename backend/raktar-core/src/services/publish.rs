@@ -423,7 +423,7 @@ pub fn readme_blob_key(name: &NormalizedName, version: &CrateVersion) -> String 
 }
 
 /// How many times a publish retries after losing an optimistic-locking race on the crate summary.
-const MAX_ATTEMPTS: usize = 8;
+const MAX_ATTEMPTS: u32 = 16;
 
 impl Registry {
     /// Publishes a crate version from a raw `PUT /api/v1/crates/new` body.
@@ -447,28 +447,54 @@ impl Registry {
 
         let blob_key = crate_blob_key(&norm, v.version.as_str(), &pkg.cksum);
         let krate_bytes = body.slice_ref(krate);
+        // Publishes of one crate in this process take turns; other processes are handled by the
+        // conditional transaction and bounded retries.
+        let _turn = self.lock_crate(&norm).await;
         let mut blob_created = false;
+        let result = self.commit_publish(principal, &v, &pkg, &blob_key, krate_bytes, &mut blob_created).await;
+        if result.is_err() {
+            // Every failure after the blob was written removes it again (unless a committed
+            // version refers to it), so a refused publish leaves no trace.
+            self.discard_blob(blob_created, &norm, &v, &blob_key).await;
+        }
+        result
+    }
+
+    async fn commit_publish(
+        &self,
+        principal: &Principal,
+        v: &ValidatedPublish,
+        pkg: &package::VerifiedPackage,
+        blob_key: &str,
+        krate_bytes: Bytes,
+        blob_created: &mut bool,
+    ) -> DomainResult<PublishOutcome> {
+        let limits = &self.config.limits;
+        let norm = v.name.normalized();
         for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                super::backoff(attempt).await;
+            }
             let state = self.load_crate_state(&norm).await?;
-            self.authorize_publish(principal, &v, state.as_ref())?;
+            self.authorize_publish(principal, v, state.as_ref())?;
             if let Some(state) = &state
                 && let Some(existing) =
                     state.versions.iter().find(|r| version_identity(&r.vers) == v.version.identity())
             {
-                return Err(duplicate_error(&v, existing));
+                return Err(duplicate_error(v, existing));
             }
             if let Some(readme) = v.meta.readme.as_deref().filter(|r| r.len() > limits.inline_readme_bytes) {
                 // Spilled README: written before the commit (an unreferenced blob if the commit fails).
                 let key = readme_blob_key(&norm, &v.version);
                 self.blobs.put_if_absent(&key, Bytes::copy_from_slice(readme.as_bytes()), "text/markdown").await?;
             }
-            if !blob_created
-                && self.blobs.put_if_absent(&blob_key, krate_bytes.clone(), "application/gzip").await?
+            if !*blob_created
+                && self.blobs.put_if_absent(blob_key, krate_bytes.clone(), "application/gzip").await?
                     == PutOutcome::Created
             {
-                blob_created = true;
+                *blob_created = true;
             }
-            let (ops, summary, new_version) = self.publish_ops(principal, &v, &pkg, &blob_key, state.as_ref())?;
+            let (ops, summary, new_version) = self.publish_ops(principal, v, pkg, blob_key, state.as_ref())?;
             match self.items.transact(ops).await {
                 Ok(()) => {
                     self.after_crate_change(&norm, &summary);
@@ -482,15 +508,10 @@ impl Registry {
                 }
                 Err(e) if e.is_condition_failure() => {
                     tracing::debug!(attempt, krate = %v.name, vers = %v.version, version_taken = e.failed_condition_at(0), "publish lost a race; retrying");
-                    continue;
                 }
-                Err(e) => {
-                    self.discard_blob(blob_created, &norm, &v, &blob_key).await;
-                    return Err(e.into());
-                }
+                Err(e) => return Err(e.into()),
             }
         }
-        self.discard_blob(blob_created, &norm, &v, &blob_key).await;
         Err(DomainError::conflict(format!(
             "crate `{}` is being changed concurrently; please retry the publish",
             v.name

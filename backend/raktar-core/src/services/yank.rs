@@ -11,7 +11,7 @@ use super::index::{build_file, compute_max_version, etag_of};
 use super::publish::{summary_update, version_identity};
 use super::{Registry, audit, clock};
 
-const MAX_ATTEMPTS: usize = 8;
+const MAX_ATTEMPTS: u32 = 16;
 
 impl Registry {
     /// Sets the yanked flag of one version (idempotent).
@@ -23,7 +23,11 @@ impl Registry {
         yanked: bool,
     ) -> DomainResult<()> {
         let norm = name.normalized();
-        for _ in 0..MAX_ATTEMPTS {
+        let _turn = self.lock_crate(&norm).await;
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                super::backoff(attempt).await;
+            }
             let Some(mut state) = self.load_crate_state(&norm).await? else {
                 return Err(DomainError::not_found(format!("crate `{name}` does not exist")));
             };
