@@ -562,8 +562,14 @@ impl Registry {
                 continue;
             }
             if self.items.get(&keys::crate_summary(dep)).await?.is_none() {
+                let shown = v
+                    .line_deps
+                    .iter()
+                    .map(|d| d.package.as_deref().unwrap_or(&d.name))
+                    .find(|n| NormalizedName::from_stored(n) == *dep)
+                    .unwrap_or(dep.as_str());
                 return Err(DomainError::bad_request(format!(
-                    "dependency `{dep}` does not exist in this registry; publish it first (or set `registry` for crates from another registry)"
+                    "dependency `{shown}` does not exist in this registry; publish it first (or set `registry` for crates from another registry)"
                 )));
             }
         }

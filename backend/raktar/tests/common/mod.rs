@@ -6,6 +6,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod publish;
+pub mod snapshot;
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
