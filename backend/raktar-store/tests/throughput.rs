@@ -1,4 +1,4 @@
-//! Point-read throughput of the SQLite item store (a measurement, not a check):
+//! Point-read and counter-write throughput of the SQLite item store (measurements, not checks):
 //! `cargo test --release -p raktar-store --test throughput -- --ignored --nocapture`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -61,6 +61,42 @@ fn point_read_throughput() {
             }
             let per_sec = count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
             eprintln!("{tasks:>3} concurrent tasks: {per_sec:>9.0} point reads/s");
+        }
+    });
+}
+
+#[test]
+#[ignore = "measurement; run in release with --nocapture"]
+fn counter_write_throughput() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteItemStore::open(&dir.path().join("items.db")).unwrap());
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        for tasks in [1u64, 8, 64] {
+            let count = Arc::new(AtomicU64::new(0));
+            let stop = Arc::new(AtomicBool::new(false));
+            let handles: Vec<_> = (0..tasks)
+                .map(|t| {
+                    let store = Arc::clone(&store);
+                    let count = Arc::clone(&count);
+                    let stop = Arc::clone(&stop);
+                    tokio::spawn(async move {
+                        let key = Key::new(format!("COUNTER#{}", t % 16), "C");
+                        while !stop.load(Ordering::Relaxed) {
+                            store.add(&key, "n", 1).await.unwrap();
+                            count.fetch_add(1, Ordering::Relaxed);
+                        }
+                    })
+                })
+                .collect();
+            let start = Instant::now();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            stop.store(true, Ordering::Relaxed);
+            for h in handles {
+                h.await.unwrap();
+            }
+            let per_sec = count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+            eprintln!("{tasks:>3} concurrent tasks: {per_sec:>9.0} counter adds/s");
         }
     });
 }
