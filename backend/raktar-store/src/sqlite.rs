@@ -10,15 +10,12 @@
 //! lets readers run while a write is in progress, and `busy_timeout` lets other processes (CLI
 //! commands) open the same file while the server runs.
 //!
-//! Threading: on a multi-thread runtime, reads and writes run on the calling worker thread inside
-//! `tokio::task::block_in_place` (the worker hands its other tasks to another thread while SQLite
-//! works, so a slow disk read or a lock wait never stalls the runtime), followed by
-//! `consume_budget` so loops of store calls still yield. Measured on a loaded 2-core machine
-//! (`tests/throughput.rs`): about 1.2x the point-read throughput of running inline and 5-10x that
-//! of `spawn_blocking`, whose thread hand-off costs more than a point read itself; writes about
-//! 1.5-2x `spawn_blocking`. On a current-thread runtime, where `block_in_place` is not allowed,
-//! reads run inline (microseconds; WAL readers never wait for writers) and writes go to the
-//! blocking pool (a write may wait for another process's lock).
+//! Threading: reads run inline on the calling task (microseconds; WAL readers never wait for
+//! writers), followed by `consume_budget` so loops of store calls still yield; `block_in_place`
+//! on reads made tokio hand its other tasks to a fresh thread on every read, which doubled the CPU
+//! per index request under load (see docs/performance.md). Writes run inside
+//! `tokio::task::block_in_place` on a multi-thread runtime (a write may wait for the file lock of
+//! another process), else on the blocking pool.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -131,11 +128,12 @@ impl SqliteItemStore {
         })
     }
 
-    /// Runs a read on a reader connection, on the calling thread (inside `block_in_place` on a
-    /// multi-thread runtime).
+    /// Runs a read on a reader connection, inline on the calling thread: WAL readers never wait
+    /// for writers and a point read takes microseconds. (`block_in_place` here made the runtime
+    /// hand its other tasks to a fresh thread on every read: under the index benchmark that was
+    /// hundreds of threads and twice the CPU per request.)
     async fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let result =
-            if can_block_in_place() { tokio::task::block_in_place(|| self.inner.read(f)) } else { self.inner.read(f) };
+        let result = self.inner.read(f);
         tokio::task::consume_budget().await;
         result
     }
@@ -682,6 +680,85 @@ fn run_query(conn: &Connection, query: &Query) -> Result<Page, StoreError> {
     Ok(Page { items, cursor })
 }
 
+// Scans
+
+/// Most rows one page of a segmented scan examines (rows of other segments are skipped, so a page
+/// may hold fewer items than its limit; the cursor then points after the last row examined).
+const SCAN_EXAMINE_MAX: u32 = 10_000;
+
+/// The segment of a partition key among `total` (FNV-1a: stable across processes and versions). All
+/// items of a partition fall in one segment.
+fn scan_segment(pk: &str, total: u32) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in pk.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h % total
+}
+
+/// A scan cursor: the key of the last row examined, `{"scan": [pk, sk]}` as URL-safe base64.
+fn encode_scan_cursor(pk: &str, sk: &str) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::json!({ "scan": [pk, sk] }).to_string())
+}
+
+fn decode_scan_cursor(cursor: &str) -> Result<(String, String), StoreError> {
+    let bad = || invalid("invalid scan cursor");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    match value.get("scan").and_then(Value::as_array).map(Vec::as_slice) {
+        Some([Value::String(pk), Value::String(sk)]) => Ok((pk.clone(), sk.clone())),
+        _ => Err(bad()),
+    }
+}
+
+/// One page of a scan in `(pk, sk)` order (the primary key order of the table).
+fn run_scan(
+    conn: &Connection,
+    segment: Option<(u32, u32)>,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<Page, StoreError> {
+    let after = cursor.map(decode_scan_cursor).transpose()?;
+    let filter = segment.filter(|&(_, total)| total > 1);
+    // One row more than the page may examine tells whether another page follows.
+    let examine = if filter.is_some() { limit.max(SCAN_EXAMINE_MAX) } else { limit };
+    let mut sql = String::from("SELECT pk, sk, data FROM items");
+    let mut args = Vec::new();
+    if let Some((pk, sk)) = after {
+        sql.push_str(" WHERE (pk, sk) > (?, ?)");
+        args.push(SqlValue::Text(pk));
+        args.push(SqlValue::Text(sk));
+    }
+    sql.push_str(" ORDER BY pk, sk LIMIT ?");
+    args.push(SqlValue::Integer(i64::from(examine) + 1));
+
+    let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+    let mut rows = stmt.query(params_from_iter(args.iter())).map_err(db)?;
+    let mut items = Vec::new();
+    let mut examined = 0u32;
+    let mut last: Option<(String, String)> = None;
+    let mut more = false;
+    while let Some(row) = rows.next().map_err(db)? {
+        if examined == examine || items.len() == limit as usize {
+            more = true;
+            break;
+        }
+        examined += 1;
+        let pk: String = row.get(0).map_err(db)?;
+        let sk: String = row.get(1).map_err(db)?;
+        if filter.is_none_or(|(index, total)| scan_segment(&pk, total) == index) {
+            items.push(parse_item(row.get_ref(2).map_err(db)?)?);
+        }
+        last = Some((pk, sk));
+    }
+    let cursor = match (more, last) {
+        (true, Some((pk, sk))) => Some(encode_scan_cursor(&pk, &sk)),
+        _ => None,
+    };
+    Ok(Page { items, cursor })
+}
+
 // ----------------------------------------------------------------------------------------------
 // The port
 
@@ -720,6 +797,13 @@ impl ItemStore for SqliteItemStore {
             return Ok(());
         }
         self.write(move |conn| transact_items(conn, &ops, &keys)).await
+    }
+
+    /// Pages in `(pk, sk)` order; the cursor is the last key examined. Segments split the table by
+    /// a hash of the partition key (see [`scan_segment`]).
+    async fn scan(&self, segment: Option<(u32, u32)>, cursor: Option<String>, limit: u32) -> Result<Page, StoreError> {
+        raktar_core::store::item::check_scan_args(segment, limit)?;
+        self.read(|conn| run_scan(conn, segment, cursor.as_deref(), limit)).await
     }
 
     fn describe(&self) -> String {

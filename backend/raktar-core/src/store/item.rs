@@ -353,8 +353,36 @@ pub trait ItemStore: Send + Sync + 'static {
         item.get_i64(attr).ok_or_else(|| StoreError::Backend(format!("counter {attr} missing after add")))
     }
 
+    /// Reads every item of the table, page by page, for bulk work (migration and its verification;
+    /// never for serving requests). `segment` is `(index, total)`: the items are split into `total`
+    /// disjoint segments and only segment `index` (`0..total`) is read, so several readers can share
+    /// a scan; `None` reads every item. `cursor` is the opaque cursor of the previous page; `limit`
+    /// (at least 1) bounds the items of one page. A page may hold fewer items than `limit` (even none)
+    /// and still carry a cursor; the scan is complete when a page has no cursor. The order is the
+    /// driver's own but stable, so a cursor saved after a page resumes the scan after it. The scan
+    /// is not a snapshot: items written while it runs may or may not be seen.
+    ///
+    /// Drivers that cannot scan keep this default, which refuses.
+    async fn scan(&self, segment: Option<(u32, u32)>, cursor: Option<String>, limit: u32) -> Result<Page, StoreError> {
+        let _ = (segment, cursor, limit);
+        Err(StoreError::Invalid("scan not supported".into()))
+    }
+
     /// A short description of the driver for logs ("sqlite:/path", "dynamodb:table").
     fn describe(&self) -> String;
+}
+
+/// Checks the arguments of [`ItemStore::scan`] the same way in every driver.
+pub fn check_scan_args(segment: Option<(u32, u32)>, limit: u32) -> Result<(), StoreError> {
+    if limit == 0 {
+        return Err(StoreError::Invalid("scan limit must be at least 1".into()));
+    }
+    if let Some((index, total)) = segment
+        && (total == 0 || index >= total)
+    {
+        return Err(StoreError::Invalid(format!("invalid scan segment {index} of {total}")));
+    }
+    Ok(())
 }
 
 /// Queries every page of a query and returns all items. Use only on partitions known to be bounded.
