@@ -3,7 +3,6 @@
 
 mod api;
 mod index;
-mod me;
 
 use axum::Router;
 use axum::routing::{delete, get, put};
@@ -21,6 +20,5 @@ pub fn routes(_state: &AppState) -> Router<AppState> {
         .route("/api/v1/crates/{name}/owners", get(api::list_owners).put(api::add_owners).delete(api::remove_owners))
         .route("/api/v1/crates/{name}/{version}/download", get(api::download))
         .route("/api/v1/dl/{name}/{version}/{cksum}", get(api::download_by_checksum))
-        .route("/me", get(me::page))
         .route("/health", get(|| async { "ok" }))
 }
