@@ -1,0 +1,57 @@
+//! The audit log (administrators).
+
+use async_graphql::connection::{Connection, CursorType, Edge, OpaqueCursor};
+use async_graphql::{Context, Object};
+use raktar_core::domain::DomainError;
+use raktar_core::services::admin::{AuditCursor, MAX_AUDIT_PER_PAGE};
+use raktar_core::services::clock;
+
+use crate::context::env;
+use crate::error::Res;
+use crate::types::audit::{AuditEvent, AuditEventConnection};
+use crate::types::krate::page_cost;
+use crate::types::scalars::Date;
+
+/// Default range of the audit log: the last 30 days.
+const DEFAULT_DAYS: i64 = 30;
+
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// Audit events between two UTC days (inclusive; default: the last 30 days), newest first
+    /// (administrators only). The range covers at most 366 days.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        since: Option<Date>,
+        until: Option<Date>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+    ) -> Res<AuditEventConnection> {
+        let max = i32::try_from(MAX_AUDIT_PER_PAGE).unwrap_or(i32::MAX);
+        if !(0..=max).contains(&first) {
+            return Err(DomainError::bad_request(format!("`first` must be between 0 and {max}")).into());
+        }
+        let until = until.map_or_else(|| clock::now().date(), |d| d.0);
+        let since = since.map_or_else(|| until - time::Duration::days(DEFAULT_DAYS - 1), |d| d.0);
+        let after = match after {
+            Some(c) => Some(
+                OpaqueCursor::<AuditCursor>::decode_cursor(&c)
+                    .map_err(|_| DomainError::bad_request("invalid cursor `after`"))?
+                    .0,
+            ),
+            None => None,
+        };
+        let env = env(ctx)?;
+        let has_previous = after.is_some();
+        let page =
+            env.registry.audit_events(env.caller, since, until, u32::try_from(first).unwrap_or(0), after).await?;
+        let mut conn = Connection::new(has_previous, page.has_more);
+        conn.edges
+            .extend(page.events.into_iter().map(|e| Edge::new(OpaqueCursor(e.cursor), AuditEvent::from(e.record))));
+        Ok(conn)
+    }
+}

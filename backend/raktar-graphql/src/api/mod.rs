@@ -1,0 +1,16 @@
+//! The root types, split by area and merged.
+
+pub mod audit;
+pub mod crates;
+pub mod tokens;
+pub mod users;
+
+use async_graphql::MergedObject;
+
+/// Every query of the v1 contract.
+#[derive(MergedObject, Default)]
+pub struct Query(crates::CratesQuery, users::UsersQuery, tokens::TokensQuery, audit::AuditQuery);
+
+/// Every mutation of the v1 contract.
+#[derive(MergedObject, Default)]
+pub struct Mutation(crates::CratesMutation, tokens::TokensMutation, users::AdminMutation);

@@ -1,0 +1,116 @@
+//! Users: the current user, the directory, one user; administration of users.
+
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, CursorType, Edge, OpaqueCursor};
+use async_graphql::{Context, InputObject, Object};
+use raktar_core::domain::{DomainError, Login};
+
+use crate::context::env;
+use crate::error::Res;
+use crate::loaders::{UserKey, clear_all};
+use crate::types::krate::{MAX_PAGE, page_cost};
+use crate::types::user::{RoleGql, UserObj};
+
+/// Users, a page at a time, by login (Relay cursor connection).
+pub type UserConnection = Connection<OpaqueCursor<String>, UserObj>;
+
+#[derive(Default)]
+pub struct UsersQuery;
+
+#[Object]
+impl UsersQuery {
+    /// The caller's own account; null when the request carries no credentials.
+    async fn me(&self, ctx: &Context<'_>) -> Res<Option<UserObj>> {
+        Ok(env(ctx)?.caller.map(|p| UserObj::new(Arc::new(p.user.clone()))))
+    }
+
+    /// The user directory, by login.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+    ) -> Res<UserConnection> {
+        if !(0..=MAX_PAGE).contains(&first) {
+            return Err(DomainError::bad_request(format!("`first` must be between 0 and {MAX_PAGE}")).into());
+        }
+        let after = match after {
+            Some(c) => {
+                let login = OpaqueCursor::<String>::decode_cursor(&c)
+                    .map_err(|_| DomainError::bad_request("invalid cursor `after`"))?;
+                Some(Login::parse(&login.0).map_err(|_| DomainError::bad_request("invalid cursor `after`"))?)
+            }
+            None => None,
+        };
+        let env = env(ctx)?;
+        let page = env.registry.list_users(env.caller, after.as_ref(), u32::try_from(first).unwrap_or(0)).await?;
+        let mut conn = Connection::new(after.is_some(), page.has_more);
+        conn.edges.extend(
+            page.users.into_iter().map(|u| Edge::new(OpaqueCursor(u.login.clone()), UserObj::new(Arc::new(u)))),
+        );
+        Ok(conn)
+    }
+
+    /// A user by login; null when no such user exists.
+    async fn user(&self, ctx: &Context<'_>, login: String) -> Res<Option<UserObj>> {
+        let login = Login::parse(&login)?;
+        Ok(env(ctx)?.loaders.load_one(UserKey(login)).await?.map(UserObj::new))
+    }
+}
+
+/// A new user account.
+#[derive(InputObject, Debug)]
+pub struct CreateUserInput {
+    /// 1 to 64 ASCII letters, digits, `-`, `_` or `.` (stored lowercase).
+    pub login: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    #[graphql(default_with = "RoleGql::Member")]
+    pub role: RoleGql,
+}
+
+#[derive(Default)]
+pub struct AdminMutation;
+
+#[Object]
+impl AdminMutation {
+    /// Creates a user (administrators; a token must be unrestricted).
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Res<UserObj> {
+        let env = env(ctx)?;
+        let login = Login::parse(&input.login)?;
+        let user =
+            env.registry.admin_create_user(env.caller, &login, input.name, input.email, input.role.into()).await?;
+        clear_all(env.loaders);
+        Ok(UserObj::new(Arc::new(user)))
+    }
+
+    /// Changes a user's role (administrators, not on themselves; a token must be unrestricted).
+    async fn set_user_role(&self, ctx: &Context<'_>, login: String, role: RoleGql) -> Res<UserObj> {
+        let env = env(ctx)?;
+        let login = Login::parse(&login)?;
+        let user = env.registry.set_user_role(env.caller, &login, role.into()).await?;
+        clear_all(env.loaders);
+        Ok(UserObj::new(Arc::new(user)))
+    }
+
+    /// Disables a user: their tokens and sessions stop working at once (administrators, not on
+    /// themselves; a token must be unrestricted).
+    async fn disable_user(&self, ctx: &Context<'_>, login: String) -> Res<UserObj> {
+        let env = env(ctx)?;
+        let login = Login::parse(&login)?;
+        let user = env.registry.set_user_disabled(env.caller, &login, true).await?;
+        clear_all(env.loaders);
+        Ok(UserObj::new(Arc::new(user)))
+    }
+
+    /// Re-enables a disabled user (administrators; a token must be unrestricted).
+    async fn enable_user(&self, ctx: &Context<'_>, login: String) -> Res<UserObj> {
+        let env = env(ctx)?;
+        let login = Login::parse(&login)?;
+        let user = env.registry.set_user_disabled(env.caller, &login, false).await?;
+        clear_all(env.loaders);
+        Ok(UserObj::new(Arc::new(user)))
+    }
+}

@@ -1,0 +1,152 @@
+//! The one place where errors become GraphQL errors with a stable `extensions.code`.
+//!
+//! Resolvers return [`Res<T>`]: `?` on a [`DomainError`] maps it here. [`ApiError`] deliberately
+//! does not implement `Display`, so async-graphql's blanket `From<impl Display>` (which would copy
+//! any message and drop the code) never applies to resolver errors. Errors raised by async-graphql itself
+//! (parse, validation, limits, argument coercion) get their code from [`ErrorCodes`].
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest};
+use async_graphql::{ErrorExtensions, Response, ServerError};
+use raktar_core::domain::DomainError;
+
+/// The stable error codes of the v1 contract (`extensions.code`).
+pub mod codes {
+    /// No credentials, or invalid, expired or revoked ones, or a disabled account.
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// Authenticated but not allowed (scope, ownership, role).
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// The thing acted on does not exist.
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// Invalid input: arguments, the query document itself, or a query over the limits.
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    /// The change conflicts with the current state (duplicate name, concurrent change).
+    pub const CONFLICT: &str = "CONFLICT";
+    /// Too many attempts; retry later.
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// Something failed inside; the cause is logged, never shown.
+    pub const INTERNAL: &str = "INTERNAL";
+}
+
+/// The message clients see for internal errors.
+pub const INTERNAL_MESSAGE: &str = "internal server error; the error has been logged";
+
+/// The error type of every resolver: a GraphQL error that carries a code. Built only from a
+/// [`DomainError`] (mapped by [`to_graphql`]) or from an error that already has a code.
+#[derive(Clone)]
+pub struct ApiError(async_graphql::Error);
+
+/// The result type of every resolver.
+pub type Res<T> = Result<T, ApiError>;
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        ApiError(to_graphql(&e))
+    }
+}
+
+impl From<async_graphql::Error> for ApiError {
+    /// For errors of this crate's DataLoaders, which are mapped already.
+    fn from(e: async_graphql::Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> Self {
+        e.0
+    }
+}
+
+/// The code of a domain error.
+pub fn code_of(e: &DomainError) -> &'static str {
+    match e {
+        DomainError::BadRequest(_) | DomainError::PayloadTooLarge(_) => codes::BAD_USER_INPUT,
+        DomainError::Unauthenticated(_) => codes::UNAUTHENTICATED,
+        DomainError::Forbidden(_) => codes::FORBIDDEN,
+        DomainError::NotFound(_) => codes::NOT_FOUND,
+        DomainError::Conflict(_) => codes::CONFLICT,
+        DomainError::RateLimited(_) => codes::RATE_LIMITED,
+        DomainError::Internal(_) => codes::INTERNAL,
+    }
+}
+
+/// Maps a domain error to a GraphQL error: the domain message (or a generic one for internal
+/// errors, whose cause is logged) and `extensions.code`.
+pub fn to_graphql(e: &DomainError) -> async_graphql::Error {
+    let message = match e {
+        DomainError::Internal(cause) => {
+            tracing::error!(error = %cause, "internal error in a GraphQL request");
+            INTERNAL_MESSAGE.to_owned()
+        }
+        other => other.to_string(),
+    };
+    let code = code_of(e);
+    async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code))
+}
+
+/// A GraphQL error for an error outside any resolver (authentication of the HTTP request).
+pub fn request_error(e: &DomainError) -> ServerError {
+    to_graphql(e).into_server_error(async_graphql::Pos::default())
+}
+
+fn has_code(e: &ServerError) -> bool {
+    e.extensions.as_ref().is_some_and(|x| x.get("code").is_some())
+}
+
+fn with_code(mut e: ServerError, code: &'static str) -> ServerError {
+    if !has_code(&e) {
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        ext.set("code", code);
+    }
+    e
+}
+
+/// Gives every error async-graphql raises by itself a code: parse and validation failures
+/// (including the depth and complexity limits) and argument coercion are `BAD_USER_INPUT`.
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodes)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for ErrorCodes {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        response.errors = response.errors.into_iter().map(|e| with_code(e, codes::BAD_USER_INPUT)).collect();
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_domain_error_has_its_code_and_internal_causes_stay_inside() {
+        let cases = [
+            (DomainError::bad_request("b"), codes::BAD_USER_INPUT),
+            (DomainError::PayloadTooLarge("p".into()), codes::BAD_USER_INPUT),
+            (DomainError::unauthenticated("u"), codes::UNAUTHENTICATED),
+            (DomainError::forbidden("f"), codes::FORBIDDEN),
+            (DomainError::not_found("n"), codes::NOT_FOUND),
+            (DomainError::conflict("c"), codes::CONFLICT),
+            (DomainError::RateLimited("r".into()), codes::RATE_LIMITED),
+            (DomainError::internal("disk on fire at /var/secret"), codes::INTERNAL),
+        ];
+        for (error, code) in cases {
+            let gql = to_graphql(&error);
+            let ext = gql.extensions.as_ref().and_then(|e| e.get("code")).cloned();
+            assert_eq!(ext, Some(async_graphql::Value::from(code)), "{error:?}");
+            if code == codes::INTERNAL {
+                assert_eq!(gql.message, INTERNAL_MESSAGE);
+            } else {
+                assert_eq!(gql.message, error.to_string());
+            }
+        }
+    }
+}
