@@ -1,1 +1,49 @@
-fn main() {}
+//! Developer tasks for the Raktar workspace.
+//!
+//! `cargo xtask bench` builds the release server, seeds a registry through the publish API and
+//! measures it against nginx serving a byte-identical copy of the sparse index. See
+//! `docs/performance.md` for the method and the latest figures.
+
+mod bench;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "Raktar developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Benchmark `raktar serve` (index throughput against nginx, lockfile resolution, search,
+    /// publish latency, memory) and write a Markdown report.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` shows the whole cause chain without anyhow's backtrace.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Bench(args) => bench::run(args).await,
+        }
+    })
+}
