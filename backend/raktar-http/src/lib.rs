@@ -4,6 +4,9 @@
 pub mod auth;
 pub mod cargo;
 pub mod error;
+pub mod graphql;
+pub mod oidc;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -19,11 +22,41 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// The public base URL (scheme, host, optional path), without a trailing slash.
     pub public_url: Arc<str>,
+    /// Web sign-in settings (OIDC client, local accounts).
+    pub web: Arc<web::WebSettings>,
+    /// The GraphQL schema, built once over `registry`.
+    pub schema: raktar_graphql::RaktarSchema,
+    /// Whether `GET /graphql` serves the GraphiQL explorer.
+    pub graphiql: bool,
 }
 
 impl AppState {
     pub fn new(registry: Arc<Registry>, public_url: &str) -> Self {
-        Self { registry, public_url: Arc::from(public_url.trim_end_matches('/')) }
+        let schema = raktar_graphql::build_schema(registry.clone(), raktar_graphql::GraphqlOptions::default());
+        Self {
+            registry,
+            public_url: Arc::from(public_url.trim_end_matches('/')),
+            web: Arc::new(web::WebSettings::default()),
+            schema,
+            graphiql: false,
+        }
+    }
+
+    /// Serves (or not) the GraphiQL explorer on `GET /graphql`.
+    pub fn with_graphiql(mut self, enabled: bool) -> Self {
+        self.graphiql = enabled;
+        self
+    }
+
+    /// Replaces the web sign-in settings.
+    pub fn with_web(mut self, web: web::WebSettings) -> Self {
+        self.web = Arc::new(web);
+        self
+    }
+
+    /// Cookies get `Secure` (and the session cookie the `__Host-` prefix) when served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
     }
 
     /// Where users get a token (the `login_url` of the 401 challenge).
@@ -39,6 +72,10 @@ const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(cargo::routes(&state))
+        .merge(web::routes())
+        .merge(graphql::routes())
+        // The one CSRF check (cookie-authenticated state changes), before any handler runs.
+        .layer(axum::middleware::from_fn(auth::csrf_guard))
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(error::panic_response))

@@ -22,6 +22,20 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     #[serde(default)]
     pub limits: Option<Limits>,
+    /// Serve the GraphiQL explorer on `GET /graphql`.
+    pub graphiql: Option<bool>,
+    /// `[auth]`: web sessions and local sign-in.
+    #[serde(default)]
+    pub auth: Option<crate::auth_config::AuthFile>,
+    /// `[oidc]`: single sign-on.
+    #[serde(default)]
+    pub oidc: Option<crate::auth_config::OidcFile>,
+    /// `[store]`: where items and blobs live (embedded or AWS).
+    #[serde(default)]
+    pub store: Option<raktar::home::StoreFile>,
+    /// `[import]`: defaults of `raktar import`.
+    #[serde(default)]
+    pub import: Option<crate::import::ImportFile>,
 }
 
 impl FileConfig {
@@ -41,6 +55,8 @@ pub struct ServeSettings {
     pub public_url: Option<String>,
     pub auth_required: bool,
     pub limits: Limits,
+    /// Serve the GraphiQL explorer on `GET /graphql`.
+    pub graphiql: bool,
 }
 
 pub fn resolve_data_dir(flag: Option<PathBuf>, file: &FileConfig) -> PathBuf {
@@ -70,6 +86,7 @@ pub fn resolve_serve(
         public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
         auth_required: !public_read.or(file.public_read).unwrap_or(false),
         limits,
+        graphiql: file.graphiql.unwrap_or(false),
     })
 }
 

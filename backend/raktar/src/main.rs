@@ -1,17 +1,22 @@
 //! `raktar`: the registry server and its admin commands.
 
+mod accounts;
+mod auth_config;
 mod config;
+mod import;
+mod migrate;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use raktar::home::{self, HomeArgs, HomeSettings, Platform};
+use raktar::lambda;
 use raktar_core::domain::{CratePattern, Login, Scope};
 use raktar_core::model::Role;
 use raktar_core::services::tokens::NewToken;
 use raktar_core::{Registry, RegistryConfig};
-use raktar_store::{FsBlobStore, SqliteItemStore};
 
 use crate::config::FileConfig;
 
@@ -24,6 +29,9 @@ struct Cli {
     /// Data directory (embedded store file and blobs).
     #[arg(long, global = true, env = "RAKTAR_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Where items and blobs live (embedded or AWS).
+    #[command(flatten)]
+    home: HomeArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,6 +46,64 @@ enum Command {
     /// Manage cargo tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The GraphQL contract.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+    /// Serve the registry as an AWS Lambda function (API Gateway HTTP API or function URL events).
+    /// Started without arguments inside Lambda, the binary runs this.
+    Lambda(LambdaArgs),
+    /// AWS resources for development and first setup.
+    #[command(subcommand)]
+    Aws(AwsCommand),
+    /// Copy every item and blob from one home to another (embedded <-> AWS): resumable, then
+    /// verified (counts and checksums).
+    Migrate(migrate::MigrateArgs),
+    /// Import existing .crate files (files, directories, a cargo registry cache), reading each
+    /// crate's packaged Cargo.toml.
+    Import(import::ImportArgs),
+}
+
+#[derive(Debug, Args)]
+struct LambdaArgs {
+    /// Public base URL of the registry (the API's URL or custom domain); required.
+    #[arg(long, env = "RAKTAR_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Allow reading the index and downloading crates without a token.
+    #[arg(long, env = "RAKTAR_PUBLIC_READ", num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    public_read: Option<bool>,
+    #[command(flatten)]
+    auth: auth_config::AuthArgs,
+    /// Serve the GraphiQL explorer on `GET /graphql`.
+    #[arg(long, env = "RAKTAR_GRAPHIQL", num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    graphiql: Option<bool>,
+}
+
+#[derive(Debug, Subcommand)]
+enum AwsCommand {
+    /// Create the DynamoDB table from the one table definition (schema/dynamodb-table.json), wait
+    /// until it is active and enable TTL.
+    CreateTable {
+        /// Table name (default: the configured RAKTAR_DYNAMODB_TABLE).
+        #[arg(long)]
+        table: Option<String>,
+    },
+    /// Create the S3 bucket in the configured region.
+    CreateBucket {
+        /// Bucket name (default: the configured RAKTAR_S3_BUCKET).
+        #[arg(long)]
+        bucket: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemaCommand {
+    /// Write the GraphQL SDL of this build (the committed contract file; `-` prints it).
+    Export {
+        #[arg(long, default_value = "schema/raktar.v1.graphql")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -53,6 +119,12 @@ struct ServeArgs {
     #[arg(long, env = "RAKTAR_PUBLIC_READ", num_args = 0..=1, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
     public_read: Option<bool>,
+    #[command(flatten)]
+    auth: auth_config::AuthArgs,
+    /// Serve the GraphiQL explorer on `GET /graphql` (`--graphiql` or `--graphiql=false`).
+    #[arg(long, env = "RAKTAR_GRAPHIQL", num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    graphiql: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +142,13 @@ enum UserCommand {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Set a user's password for the web sign-in (read as one line from standard input; at least
+    /// 12 characters). Ends the user's web sessions.
+    SetPassword { login: String },
+    /// Disable a user: their tokens and web sessions stop working at once.
+    Disable { login: String },
+    /// Enable a disabled user again.
+    Enable { login: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,13 +201,15 @@ fn init_tracing(format: Option<&str>) {
     }
 }
 
-/// Opens the embedded home in a data directory.
-fn open_registry(data_dir: &Path, config: RegistryConfig) -> anyhow::Result<Arc<Registry>> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
-    let items = SqliteItemStore::open(&data_dir.join("raktar.db"))
-        .with_context(|| format!("opening the embedded store in {}", data_dir.display()))?;
-    let blobs = FsBlobStore::new(data_dir.join("blobs"));
-    Ok(Arc::new(Registry::new(Arc::new(items), Arc::new(blobs), config)))
+/// Opens the configured home and builds the registry over it.
+async fn open_registry(settings: &HomeSettings, config: RegistryConfig) -> anyhow::Result<Arc<Registry>> {
+    let home = home::open_home(settings).await?;
+    Ok(Arc::new(Registry::new(home.items, home.blobs, config)))
+}
+
+/// The home of the admin commands (the data directory matters only for the embedded stores).
+fn admin_home(args: HomeArgs, data_dir: Option<PathBuf>, file: &FileConfig) -> anyhow::Result<HomeSettings> {
+    home::resolve(args, file.store.as_ref(), &config::resolve_data_dir(data_dir, file), Platform::Process)
 }
 
 fn main() -> std::process::ExitCode {
@@ -143,10 +224,23 @@ fn main() -> std::process::ExitCode {
 }
 
 fn real_main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    // Inside AWS Lambda the runtime starts the binary without arguments: that means `raktar lambda`.
+    // Decided before anything else starts (the Lambda runtime client panics outside Lambda).
+    let cli = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() && std::env::args_os().len() <= 1 {
+        Cli::parse_from(["raktar", "lambda"])
+    } else {
+        Cli::parse()
+    };
     let file = FileConfig::load(cli.config.as_deref())?;
     let log_format = std::env::var("RAKTAR_LOG_FORMAT").ok().or_else(|| file.log_format.clone());
     init_tracing(log_format.as_deref());
+    if matches!(cli.command, Command::Lambda(_)) {
+        lambda::check_runtime_env(|name| std::env::var(name).ok())?;
+        // One invocation at a time per instance: a single-threaded runtime starts fastest.
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
+        return runtime.block_on(run(cli, file));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(run(cli, file))
 }
@@ -154,11 +248,29 @@ fn real_main() -> anyhow::Result<()> {
 async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            let settings = config::resolve_serve(args.listen, cli.data_dir, args.public_url, args.public_read, &file)?;
-            serve(settings).await
+            let mut settings =
+                config::resolve_serve(args.listen, cli.data_dir, args.public_url, args.public_read, &file)?;
+            settings.graphiql = args.graphiql.or(file.graphiql).unwrap_or(false);
+            let auth = auth_config::resolve_auth(
+                args.auth,
+                std::env::var("RAKTAR_OIDC_CLIENT_SECRET").ok(),
+                file.auth.as_ref(),
+                file.oidc.as_ref(),
+            )?;
+            let home = home::resolve(cli.home, file.store.as_ref(), &settings.data_dir, Platform::Process)?;
+            serve(settings, auth, home).await
+        }
+        Command::Lambda(args) => run_lambda(args, cli.home, cli.data_dir, file).await,
+        Command::Aws(cmd) => aws_command(cmd, cli.home, &file).await,
+        Command::Migrate(args) => migrate::run(args).await,
+        Command::Import(args) => {
+            let config = import::registry_config(file.limits.clone().unwrap_or_default());
+            let registry = open_registry(&admin_home(cli.home, cli.data_dir, &file)?, config).await?;
+            import::run(args, &registry, file.import.as_ref()).await
         }
         Command::User(cmd) => {
-            let registry = open_registry(&config::resolve_data_dir(cli.data_dir, &file), RegistryConfig::default())?;
+            let registry =
+                open_registry(&admin_home(cli.home, cli.data_dir, &file)?, RegistryConfig::default()).await?;
             match cmd {
                 UserCommand::Create { login, admin, name, email } => {
                     let login = Login::parse(&login)?;
@@ -167,11 +279,83 @@ async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                     println!("created user `{}` (id {}, {})", user.login, user.id, role.as_str());
                     Ok(())
                 }
+                UserCommand::SetPassword { login } => accounts::set_password(&registry, &login).await,
+                UserCommand::Disable { login } => accounts::set_disabled(&registry, &login, true).await,
+                UserCommand::Enable { login } => accounts::set_disabled(&registry, &login, false).await,
             }
         }
         Command::Token(cmd) => {
-            let registry = open_registry(&config::resolve_data_dir(cli.data_dir, &file), RegistryConfig::default())?;
+            let registry =
+                open_registry(&admin_home(cli.home, cli.data_dir, &file)?, RegistryConfig::default()).await?;
             token_command(&registry, cmd).await
+        }
+        Command::Schema(SchemaCommand::Export { out }) => {
+            let sdl = raktar_graphql::sdl();
+            if out.as_os_str() == "-" {
+                print!("{sdl}");
+            } else {
+                std::fs::write(&out, &sdl).with_context(|| format!("writing {}", out.display()))?;
+                eprintln!("wrote the GraphQL schema to {}", out.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `raktar lambda`: the router under the Lambda runtime. Settings come from the environment
+/// (`RAKTAR_*`) and the optional configuration file, as for `serve`; the home defaults to
+/// DynamoDB + S3 and the publish limits are fitted to the invocation payload limit.
+async fn run_lambda(
+    args: LambdaArgs,
+    home_args: HomeArgs,
+    data_dir: Option<PathBuf>,
+    file: FileConfig,
+) -> anyhow::Result<()> {
+    let settings = config::resolve_serve(None, data_dir, args.public_url, args.public_read, &file)?;
+    let Some(public_url) = settings.public_url.clone() else {
+        bail!("on Lambda the public URL is required: set RAKTAR_PUBLIC_URL (the API's URL or custom domain)");
+    };
+    let limits = lambda::fit_limits(settings.limits.clone())?;
+    let auth = auth_config::resolve_auth(
+        args.auth,
+        std::env::var("RAKTAR_OIDC_CLIENT_SECRET").ok(),
+        file.auth.as_ref(),
+        file.oidc.as_ref(),
+    )?;
+    let home = home::resolve(home_args, file.store.as_ref(), &settings.data_dir, Platform::Lambda)?;
+    let registry = open_registry(
+        &home,
+        RegistryConfig { auth_required: settings.auth_required, limits, sessions: auth.sessions.clone() },
+    )
+    .await?;
+    let state = raktar_http::AppState::new(registry, &public_url)
+        .with_web(auth.web_settings(&public_url)?)
+        .with_graphiql(args.graphiql.or(file.graphiql).unwrap_or(false));
+    tracing::info!(%public_url, home = %home.describe(), auth_required = settings.auth_required, "raktar lambda started");
+    lambda::run(raktar_http::router(state)).await.map_err(|e| anyhow::anyhow!("the Lambda runtime stopped: {e}"))
+}
+
+/// `raktar aws ...`
+async fn aws_command(cmd: AwsCommand, args: HomeArgs, file: &FileConfig) -> anyhow::Result<()> {
+    let store = file.store.as_ref();
+    let aws = home::aws_settings(&args, store)?;
+    match cmd {
+        AwsCommand::CreateTable { table } => {
+            let Some(table) = table.or(args.dynamodb_table).or_else(|| store.and_then(|s| s.dynamodb_table.clone()))
+            else {
+                bail!("name the table: --table NAME or RAKTAR_DYNAMODB_TABLE");
+            };
+            home::create_table(&aws, &table).await?;
+            println!("created DynamoDB table `{table}`");
+            Ok(())
+        }
+        AwsCommand::CreateBucket { bucket } => {
+            let Some(bucket) = bucket.or(args.s3_bucket).or_else(|| store.and_then(|s| s.s3_bucket.clone())) else {
+                bail!("name the bucket: --bucket NAME or RAKTAR_S3_BUCKET");
+            };
+            home::create_bucket(&aws, &bucket).await?;
+            println!("created S3 bucket `{bucket}`");
+            Ok(())
         }
     }
 }
@@ -232,20 +416,38 @@ async fn token_command(registry: &Registry, cmd: TokenCommand) -> anyhow::Result
     }
 }
 
-async fn serve(settings: config::ServeSettings) -> anyhow::Result<()> {
+async fn serve(
+    settings: config::ServeSettings,
+    auth: auth_config::AuthSettings,
+    home: HomeSettings,
+) -> anyhow::Result<()> {
+    // The stores (and AWS clients) once; an unreachable table or bucket stops the start.
+    let stores = home::open_home(&home).await?;
+    stores.check(&home).await?;
     let listener =
         tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
     let bound = listener.local_addr().context("reading the bound address")?;
     let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
-    let registry = open_registry(
-        &settings.data_dir,
-        RegistryConfig { auth_required: settings.auth_required, limits: settings.limits.clone() },
-    )?;
-    let state = raktar_http::AppState::new(registry, &public_url);
+    let registry = Arc::new(Registry::new(
+        stores.items,
+        stores.blobs,
+        RegistryConfig {
+            auth_required: settings.auth_required,
+            limits: settings.limits.clone(),
+            sessions: auth.sessions.clone(),
+        },
+    ));
+    let state = raktar_http::AppState::new(registry, &public_url)
+        .with_web(auth.web_settings(&public_url)?)
+        .with_graphiql(settings.graphiql);
     let app = raktar_http::router(state);
 
     println!("Raktar listening on http://{bound}");
-    println!("Public URL: {public_url}  (data directory: {})", settings.data_dir.display());
+    if home.uses_aws() {
+        println!("Public URL: {public_url}  ({})", home.describe());
+    } else {
+        println!("Public URL: {public_url}  (data directory: {})", settings.data_dir.display());
+    }
     println!();
     println!("Add this to .cargo/config.toml (or ~/.cargo/config.toml):");
     println!();
@@ -261,6 +463,8 @@ async fn serve(settings: config::ServeSettings) -> anyhow::Result<()> {
     }
     tracing::info!(%bound, %public_url, auth_required = settings.auth_required, "raktar started");
 
+    // The peer address feeds the per-address sign-in limit.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
     tracing::info!("raktar stopped");
     Ok(())

@@ -80,17 +80,18 @@ fn concurrent_publishes_of_one_version_have_exactly_one_winner() {
         "the index line must describe the winning upload (#{winner})"
     );
 
-    let crate_files = server.crate_files();
+    // The blob store of either home (data dir files, or S3 objects on RAKTAR_TEST_HOME=aws).
+    let crate_blobs = server.crate_blobs();
+    let keys: Vec<&String> = crate_blobs.iter().map(|(k, _)| k).collect();
     assert_eq!(
-        crate_files.len(),
+        crate_blobs.len(),
         1,
-        "exactly one .crate file must remain in the data dir (winner: #{winner}); found {crate_files:?}\n\
-         all files: {:?}\nresponses:\n{}",
-        server.all_files(),
+        "exactly one .crate blob must remain (winner: #{winner}); found {keys:?}\n\
+         all blobs: {:?}\nresponses:\n{}",
+        server.stored_blobs(),
         summary(&responses)
     );
-    let stored = std::fs::read(&crate_files[0]).unwrap();
-    assert_eq!(sha256_hex(&stored), cksums[winner], "the stored .crate must be the winner's archive");
+    assert_eq!(sha256_hex(&crate_blobs[0].1), cksums[winner], "the stored .crate must be the winner's archive");
 
     let url = http.download_url(Some(&token), "raktar-race", "1.0.0", &cksums[winner]);
     let download = http.get(&url, Some(&token));
@@ -126,5 +127,5 @@ fn concurrent_publishes_of_distinct_versions_all_land() {
             .unwrap_or_else(|| panic!("version {vers} missing from the index:\n{resp}"));
         assert_eq!(line["cksum"].as_str(), Some(req.cksum().as_str()), "{line}");
     }
-    assert_eq!(server.crate_files().len(), ATTEMPTS + 1, "{:?}", server.all_files());
+    assert_eq!(server.crate_blobs().len(), ATTEMPTS + 1, "{:?}", server.stored_blobs());
 }

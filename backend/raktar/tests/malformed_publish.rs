@@ -982,9 +982,9 @@ fn malformed_and_forbidden_publishes_are_refused_without_side_effects() {
 
     let mut failures = Vec::new();
     for (i, c) in cases.iter().enumerate() {
-        let before = Snapshot::take(server.data_dir());
+        let before = Snapshot::of(&server);
         let outcome = run_case(&server, &tokens, c);
-        let after = Snapshot::take(server.data_dir());
+        let after = Snapshot::of(&server);
         let changed = before.diff(&after);
         let mut msg = Vec::new();
         if let Err(e) = outcome {
@@ -1024,10 +1024,10 @@ fn malformed_and_forbidden_publishes_are_refused_without_side_effects() {
 
     // Control: the well-formed request most cases were derived from is accepted, and the snapshot
     // sees that write (an item and a blob), so an unchanged snapshot above means something.
-    let before = Snapshot::take(server.data_dir());
+    let before = Snapshot::of(&server);
     let resp = http.put_crate(publish(NEW, "1.0.0"), Some(&tokens.owner));
     assert_eq!(resp.status, 200, "the well-formed control publish must succeed:\n{resp}");
-    let changes = before.diff(&Snapshot::take(server.data_dir()));
+    let changes = before.diff(&Snapshot::of(&server));
     assert!(
         changes.contains("item added") && changes.contains("blob added"),
         "the snapshot must see a successful publish:\n{changes}"
@@ -1049,12 +1049,12 @@ fn unpacked_size_limit_is_enforced() {
 
     let bomb = CrateTarball::new(NEW, "1.0.0").file("src/zeros.bin", vec![0u8; 2 * MIB]).build();
     assert!(bomb.len() < 64 * 1024, "the archive should compress well ({} bytes)", bomb.len());
-    let before = Snapshot::take(server.data_dir());
+    let before = Snapshot::of(&server);
     let resp = http.put_crate(with_crate(bomb), Some(&token));
     let detail = resp.assert_cargo_error();
     assert_eq!(resp.status, 413, "an archive unpacking beyond the limit:\n{resp}");
     assert!(detail.contains("unpacked") && detail.contains("1048576"), "detail: {detail}");
-    before.assert_unchanged(&Snapshot::take(server.data_dir()), "unpacked size over the limit");
+    before.assert_unchanged(&Snapshot::of(&server), "unpacked size over the limit");
 
     // Just under the limit is fine.
     let ok = CrateTarball::new(NEW, "1.0.0").file("src/zeros.bin", vec![0u8; MIB / 2]).build();

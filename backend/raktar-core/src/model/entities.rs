@@ -129,6 +129,25 @@ pub struct UserRecord {
     /// Optimistic-locking revision.
     #[serde(default)]
     pub revision: u64,
+    /// Argon2id hash (PHC string) of the local-login password, if one was set. Stored with the
+    /// user so whole-item writes keep it; never part of any API output (GraphQL, JSON, CLI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<PasswordHash>,
+    /// The external identity this user is bound to (`{issuer} {subject}`) after the first OIDC
+    /// sign-in: a different subject claiming the same login is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+/// A stored password hash. `Debug` never shows it (principals and users get logged in debugging).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PasswordHash(pub String);
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash([redacted])")
+    }
 }
 
 impl UserRecord {
@@ -179,4 +198,38 @@ pub struct AuditRecord {
     pub version: Option<String>,
     #[serde(default)]
     pub detail: BTreeMap<String, String>,
+}
+
+/// A web session (`SESSION#{sha256(secret)}` / `SESSION`; GSI1 `USER#{login}` / `SESSION#{hash}`).
+/// The secret (the cookie value) is never stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub login: String,
+    /// How the user signed in: `password` or `oidc`.
+    pub method: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub expires_unix: i64,
+    /// Same as `expires_unix`: the DynamoDB time-to-live attribute.
+    pub ttl: i64,
+    #[serde(default)]
+    pub last_seen_unix: Option<i64>,
+}
+
+/// An in-flight OIDC sign-in (`OIDCSTATE#{sha256(state)}` / `OIDCSTATE`), consumed once by the
+/// callback. Lives for minutes.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct SsoLoginRecord {
+    pub nonce: String,
+    pub pkce_verifier: String,
+    /// Path to continue at after the sign-in (validated as a local path when stored).
+    pub next: String,
+    pub expires_unix: i64,
+    pub ttl: i64,
+}
+
+impl std::fmt::Debug for SsoLoginRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsoLoginRecord").field("next", &self.next).field("expires_unix", &self.expires_unix).finish()
+    }
 }

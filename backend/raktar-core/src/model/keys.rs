@@ -16,7 +16,15 @@ pub mod types {
     pub const TOKEN_NAME: &str = "token-name";
     pub const COUNTER: &str = "counter";
     pub const AUDIT: &str = "audit";
+    pub const SESSION: &str = "session";
+    pub const SSO_LOGIN: &str = "sso-login";
+    pub const RATE_LIMIT: &str = "rate-limit";
+    pub const MIGRATION: &str = "migration";
 }
+
+/// Attribute holding the expiry (unix seconds) of short-lived items: sessions, in-flight SSO logins,
+/// rate-limit windows. DynamoDB's time-to-live deletes them; readers still check it themselves.
+pub const TTL_ATTR: &str = "ttl";
 
 /// Sort-key prefix of version items inside a crate partition.
 pub const VERSION_PREFIX: &str = "VERSION#";
@@ -28,6 +36,8 @@ pub const DOWNLOADS_PREFIX: &str = "DL#";
 pub const CRATE_SK: &str = "CRATE";
 /// GSI1 sort-key prefix of a user's tokens.
 pub const TOKEN_GSI_PREFIX: &str = "TOKEN#";
+/// GSI1 sort-key prefix of a user's web sessions.
+pub const SESSION_GSI_PREFIX: &str = "SESSION#";
 /// GSI1 sort-key prefix of the crates a user owns.
 pub const OWNED_CRATE_GSI_PREFIX: &str = "CRATE#";
 /// Number of catalog shards on GSI2 (spreads listing/search reads and publish writes).
@@ -95,7 +105,12 @@ pub fn user(login: &Login) -> Key {
 
 /// GSI2 keys of a user item: the user directory.
 pub fn user_directory_index(login: &Login) -> (String, String) {
-    ("USERS".to_owned(), login.as_str().to_owned())
+    (user_directory_pk(), login.as_str().to_owned())
+}
+
+/// GSI2 partition of the user directory.
+pub fn user_directory_pk() -> String {
+    "USERS".to_owned()
 }
 
 /// A token, looked up by the SHA-256 (hex) of its secret.
@@ -113,6 +128,38 @@ pub fn token_name(login: &Login, name: &str) -> Key {
     Key::new(user_pk(login), format!("TOKENNAME#{name}"))
 }
 
+/// A web session, looked up by the SHA-256 (hex) of its secret (the cookie value).
+pub fn session(hash_hex: &str) -> Key {
+    Key::new(format!("SESSION#{hash_hex}"), "SESSION")
+}
+
+/// GSI1 keys of a session: sessions by user (to revoke them all).
+pub fn session_index(login: &Login, hash_hex: &str) -> (String, String) {
+    (user_pk(login), format!("{SESSION_GSI_PREFIX}{hash_hex}"))
+}
+
+/// An in-flight OIDC login (PKCE verifier, nonce, where to go next), by the SHA-256 (hex) of its
+/// `state` parameter.
+pub fn sso_login(state_hash_hex: &str) -> Key {
+    Key::new(format!("OIDCSTATE#{state_hash_hex}"), "OIDCSTATE")
+}
+
+/// One fixed window of an attempt counter: `scope` says what is counted (`login`, `addr`),
+/// `subject_hash` whose attempts (hex digest), `window_start` the window's first unix second.
+pub fn rate_limit(scope: &str, subject_hash: &str, window_start: i64) -> Key {
+    Key::new(format!("RATELIMIT#{scope}#{subject_hash}"), format!("W#{window_start:012}"))
+}
+
+/// Partition-key prefix of `raktar migrate` checkpoints. They describe one copy into the store
+/// that holds them, so migrations never copy them and verification does not count them.
+pub const MIGRATION_PK_PREFIX: &str = "MIGRATION#";
+
+/// The checkpoint of migrating from one source (identified by `source_id`, a digest of the source
+/// stores' descriptions) into the store holding it.
+pub fn migration_checkpoint(source_id: &str) -> Key {
+    Key::new(format!("{MIGRATION_PK_PREFIX}{source_id}"), "CHECKPOINT")
+}
+
 /// A named atomic counter (user ids).
 pub fn counter(name: &str) -> Key {
     Key::new(format!("COUNTER#{name}"), "COUNTER")
@@ -120,5 +167,10 @@ pub fn counter(name: &str) -> Key {
 
 /// An audit event: partitioned by day, sorted by time.
 pub fn audit(date: &str, timestamp: &str, id: &str) -> Key {
-    Key::new(format!("AUDIT#{date}"), format!("{timestamp}#{id}"))
+    Key::new(audit_pk(date), format!("{timestamp}#{id}"))
+}
+
+/// The partition of one day's audit events (`date` is `YYYY-MM-DD`).
+pub fn audit_pk(date: &str) -> String {
+    format!("AUDIT#{date}")
 }

@@ -64,11 +64,12 @@ pub struct AuthCheck<'a> {
     krate: Option<&'a CrateName>,
     owners: Option<&'a [String]>,
     admin_only: bool,
+    unrestricted: bool,
 }
 
 impl<'a> AuthCheck<'a> {
     pub fn scope(scope: Scope) -> Self {
-        Self { scope, krate: None, owners: None, admin_only: false }
+        Self { scope, krate: None, owners: None, admin_only: false, unrestricted: false }
     }
 
     /// The crate the action is on: token crate patterns apply.
@@ -86,6 +87,13 @@ impl<'a> AuthCheck<'a> {
     /// Only administrators may do this.
     pub fn admin_only(mut self) -> Self {
         self.admin_only = true;
+        self
+    }
+
+    /// A token must carry every scope and no crate limit (web sessions always pass): for actions
+    /// no single scope describes, such as administering users.
+    pub fn unrestricted_token(mut self) -> Self {
+        self.unrestricted = true;
         self
     }
 
@@ -108,6 +116,15 @@ impl<'a> AuthCheck<'a> {
         }
         if self.admin_only && !principal.is_admin() {
             return Err(DomainError::forbidden("only administrators may do this"));
+        }
+        if self.unrestricted
+            && let Some(t) = &principal.token
+            && (!t.crates.is_empty() || Scope::ALL.iter().any(|s| !t.scopes.contains(s)))
+        {
+            return Err(DomainError::forbidden(format!(
+                "{} is limited (scopes or crate patterns); this action needs a token with every scope and no crate limit",
+                principal.via()
+            )));
         }
         if let Some(owners) = self.owners
             && !principal.is_admin()

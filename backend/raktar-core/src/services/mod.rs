@@ -1,13 +1,21 @@
 //! Domain services: every rule of the registry lives here, once. Edges call these.
 
+pub mod account;
+pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod crates;
 pub mod downloads;
+pub mod import;
 pub mod index;
 pub mod owners;
 pub mod package;
+pub mod passwords;
 pub mod publish;
+pub mod ratelimit;
 pub mod search;
+pub mod sessions;
+pub mod sso;
 pub mod tokens;
 pub mod users;
 pub mod yank;
@@ -18,6 +26,7 @@ use crate::store::{BlobStore, ItemStore};
 
 pub use auth::{AuthCheck, Principal};
 pub use publish::Limits;
+pub use sessions::SessionSettings;
 
 /// Number of lock stripes for per-crate write serialization.
 const CRATE_LOCK_STRIPES: usize = 64;
@@ -35,11 +44,13 @@ pub struct RegistryConfig {
     /// Private mode: every read needs a valid token.
     pub auth_required: bool,
     pub limits: Limits,
+    /// Web sessions and local sign-in limits.
+    pub sessions: SessionSettings,
 }
 
 impl Default for RegistryConfig {
     fn default() -> Self {
-        Self { auth_required: true, limits: Limits::default() }
+        Self { auth_required: true, limits: Limits::default(), sessions: SessionSettings::default() }
     }
 }
 

@@ -425,6 +425,44 @@ pub fn readme_blob_key(name: &NormalizedName, version: &CrateVersion) -> String 
 /// How many times a publish retries after losing an optimistic-locking race on the crate summary.
 const MAX_ATTEMPTS: u32 = 16;
 
+/// Who commits a new version: a cargo publish, authorized by the token's scopes and the crate's
+/// owners, or an administrator's import (`raktar import`), which is not authorized per crate and
+/// makes `owner` the owner of every crate it creates.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Publisher<'a> {
+    Cargo(&'a Principal),
+    Import {
+        /// Recorded as the publisher of each version and the owner of each new crate.
+        owner: &'a Login,
+        /// Who ran the import (the audit event's actor).
+        actor: &'a str,
+    },
+}
+
+impl Publisher<'_> {
+    /// The login recorded as the version's publisher (and as the owner of a new crate).
+    fn login(&self) -> &str {
+        match self {
+            Publisher::Cargo(principal) => principal.login(),
+            Publisher::Import { owner, .. } => owner.as_str(),
+        }
+    }
+
+    fn audit_actor(&self) -> &str {
+        match self {
+            Publisher::Cargo(principal) => principal.login(),
+            Publisher::Import { actor, .. } => actor,
+        }
+    }
+
+    fn audit_action(&self) -> &'static str {
+        match self {
+            Publisher::Cargo(_) => "publish",
+            Publisher::Import { .. } => "import",
+        }
+    }
+}
+
 impl Registry {
     /// Publishes a crate version from a raw `PUT /api/v1/crates/new` body.
     pub async fn publish(&self, principal: &Principal, body: Bytes) -> DomainResult<PublishOutcome> {
@@ -434,35 +472,51 @@ impl Registry {
             .map_err(|e| DomainError::bad_request(format!("invalid publish metadata JSON: {e}")))?;
         let v = validate(meta, limits)?;
         // Cheap checks before the expensive tarball walk.
-        let norm = v.name.normalized();
-        let pkg = {
-            let bytes = Bytes::copy_from_slice(krate);
-            let (name, vers, max) =
-                (v.name.as_str().to_owned(), v.version.as_str().to_owned(), limits.max_unpacked_bytes);
-            tokio::task::spawn_blocking(move || package::verify(&bytes, &name, &vers, max))
-                .await
-                .map_err(|e| DomainError::internal(format!("tarball verification task failed: {e}")))??
-        };
+        let pkg = self.verify_package(&v, body.slice_ref(krate)).await?;
         self.check_local_deps(&v).await?;
+        self.commit_version(Publisher::Cargo(principal), &v, &pkg, body.slice_ref(krate)).await
+    }
 
+    /// Verifies the `.crate` of validated metadata (on the blocking pool: it unpacks the archive).
+    pub(crate) async fn verify_package(
+        &self,
+        v: &ValidatedPublish,
+        krate: Bytes,
+    ) -> DomainResult<package::VerifiedPackage> {
+        let (name, vers, max) =
+            (v.name.as_str().to_owned(), v.version.as_str().to_owned(), self.config.limits.max_unpacked_bytes);
+        tokio::task::spawn_blocking(move || package::verify(&krate, &name, &vers, max))
+            .await
+            .map_err(|e| DomainError::internal(format!("tarball verification task failed: {e}")))?
+    }
+
+    /// Stores the blob and commits the version (shared by publish and import): after validation,
+    /// verification and the dependency check.
+    pub(crate) async fn commit_version(
+        &self,
+        publisher: Publisher<'_>,
+        v: &ValidatedPublish,
+        pkg: &package::VerifiedPackage,
+        krate_bytes: Bytes,
+    ) -> DomainResult<PublishOutcome> {
+        let norm = v.name.normalized();
         let blob_key = crate_blob_key(&norm, v.version.as_str(), &pkg.cksum);
-        let krate_bytes = body.slice_ref(krate);
         // Publishes of one crate in this process take turns; other processes are handled by the
         // conditional transaction and bounded retries.
         let _turn = self.lock_crate(&norm).await;
         let mut blob_created = false;
-        let result = self.commit_publish(principal, &v, &pkg, &blob_key, krate_bytes, &mut blob_created).await;
+        let result = self.commit_publish(publisher, v, pkg, &blob_key, krate_bytes, &mut blob_created).await;
         if result.is_err() {
             // Every failure after the blob was written removes it again (unless a committed
             // version refers to it), so a refused publish leaves no trace.
-            self.discard_blob(blob_created, &norm, &v, &blob_key).await;
+            self.discard_blob(blob_created, &norm, v, &blob_key).await;
         }
         result
     }
 
     async fn commit_publish(
         &self,
-        principal: &Principal,
+        publisher: Publisher<'_>,
         v: &ValidatedPublish,
         pkg: &package::VerifiedPackage,
         blob_key: &str,
@@ -476,7 +530,7 @@ impl Registry {
                 super::backoff(attempt).await;
             }
             let state = self.load_crate_state(&norm).await?;
-            self.authorize_publish(principal, v, state.as_ref())?;
+            self.authorize_publish(publisher, v, state.as_ref())?;
             if let Some(state) = &state
                 && let Some(existing) =
                     state.versions.iter().find(|r| version_identity(&r.vers) == v.version.identity())
@@ -494,11 +548,11 @@ impl Registry {
             {
                 *blob_created = true;
             }
-            let (ops, summary, new_version) = self.publish_ops(principal, v, pkg, blob_key, state.as_ref())?;
+            let (ops, summary, new_version) = self.publish_ops(publisher, v, pkg, blob_key, state.as_ref())?;
             match self.items.transact(ops).await {
                 Ok(()) => {
                     self.after_crate_change(&norm, &summary);
-                    tracing::info!(krate = %v.name, vers = %v.version, seq = new_version.seq, publisher = %principal.login(), "published");
+                    tracing::info!(krate = %v.name, vers = %v.version, seq = new_version.seq, publisher = %publisher.login(), action = publisher.audit_action(), "published");
                     return Ok(PublishOutcome {
                         name: v.name.as_str().to_owned(),
                         vers: v.version.as_str().to_owned(),
@@ -535,12 +589,20 @@ impl Registry {
 
     fn authorize_publish(
         &self,
-        principal: &Principal,
+        publisher: Publisher<'_>,
         v: &ValidatedPublish,
         state: Option<&CrateState>,
     ) -> DomainResult<()> {
+        // An import is an administrator's bulk action: no per-crate authorization.
+        let principal = match publisher {
+            Publisher::Cargo(principal) => Some(principal),
+            Publisher::Import { .. } => None,
+        };
         match state {
-            None => AuthCheck::scope(Scope::PublishNew).for_crate(&v.name).check(principal),
+            None => match principal {
+                Some(principal) => AuthCheck::scope(Scope::PublishNew).for_crate(&v.name).check(principal),
+                None => Ok(()),
+            },
             Some(state) => {
                 if state.summary.name != v.name.as_str() {
                     return Err(DomainError::bad_request(format!(
@@ -548,13 +610,18 @@ impl Registry {
                         state.summary.name
                     )));
                 }
-                AuthCheck::scope(Scope::PublishUpdate).for_crate(&v.name).owners(&state.owners).check(principal)
+                match principal {
+                    Some(principal) => {
+                        AuthCheck::scope(Scope::PublishUpdate).for_crate(&v.name).owners(&state.owners).check(principal)
+                    }
+                    None => Ok(()),
+                }
             }
         }
     }
 
     /// Dependencies from this registry must exist here (cargo could not resolve them otherwise).
-    async fn check_local_deps(&self, v: &ValidatedPublish) -> DomainResult<()> {
+    pub(crate) async fn check_local_deps(&self, v: &ValidatedPublish) -> DomainResult<()> {
         let self_norm = v.name.normalized();
         let mut seen = HashSet::new();
         for dep in &v.local_deps {
@@ -578,7 +645,7 @@ impl Registry {
 
     fn publish_ops(
         &self,
-        principal: &Principal,
+        publisher: Publisher<'_>,
         v: &ValidatedPublish,
         pkg: &package::VerifiedPackage,
         blob_key: &str,
@@ -618,7 +685,7 @@ impl Registry {
             size: pkg.size,
             blob: blob_key.to_owned(),
             pubtime: now.clone(),
-            publisher: principal.login().to_owned(),
+            publisher: publisher.login().to_owned(),
             description: v.meta.description.clone(),
             license: v.meta.license.clone(),
             rust_version: v.meta.rust_version.clone(),
@@ -673,7 +740,7 @@ impl Registry {
                     ),
                     condition: Some(Condition::NotExists),
                 });
-                let login = Login::parse(principal.login())?;
+                let login = Login::parse(publisher.login())?;
                 let owner = OwnerRecord {
                     login: login.as_str().to_owned(),
                     added_at: now.clone(),
@@ -727,7 +794,16 @@ impl Registry {
         };
         let mut detail = BTreeMap::new();
         detail.insert("cksum".to_owned(), pkg.cksum.clone());
-        ops.push(audit::event(principal.login(), "publish", Some(v.name.as_str()), Some(v.version.as_str()), detail)?);
+        if let Publisher::Import { owner, .. } = publisher {
+            detail.insert("owner".to_owned(), owner.as_str().to_owned());
+        }
+        ops.push(audit::event(
+            publisher.audit_actor(),
+            publisher.audit_action(),
+            Some(v.name.as_str()),
+            Some(v.version.as_str()),
+            detail,
+        )?);
         Ok((ops, summary, record))
     }
 }

@@ -1,7 +1,7 @@
 //! Search over the crate catalog (GSI2, sharded), held in memory and refreshed periodically.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -28,6 +28,10 @@ struct Entry {
     keywords: Vec<String>,
     max_version: String,
     updated_at: String,
+    /// Normalized names of the local crates the newest version depends on (reverse dependencies).
+    dependencies: Vec<String>,
+    /// The whole summary as loaded (API views answer from it without another read).
+    record: Arc<CrateRecord>,
 }
 
 impl Entry {
@@ -37,9 +41,21 @@ impl Entry {
             name: r.name.clone(),
             description: r.description.clone(),
             description_lower: r.description.clone().unwrap_or_default().to_lowercase(),
-            keywords: r.keywords.iter().map(|k| k.to_lowercase()).collect(),
+            // Lowercase with `-` as `_`, like names and query terms, so ranking allocates nothing.
+            keywords: r.keywords.iter().map(|k| k.to_lowercase().replace('-', "_")).collect(),
             max_version: r.max_version.clone(),
             updated_at: r.updated_at.clone(),
+            dependencies: r.dependencies.clone(),
+            record: Arc::new(r.clone()),
+        }
+    }
+
+    fn hit(&self) -> SearchHit {
+        SearchHit {
+            name: self.name.clone(),
+            max_version: self.max_version.clone(),
+            description: self.description.clone(),
+            summary: Some(self.record.clone()),
         }
     }
 }
@@ -75,6 +91,9 @@ pub struct SearchHit {
     pub name: String,
     pub max_version: String,
     pub description: Option<String>,
+    /// The crate's summary as the catalog holds it (refreshed like the catalog).
+    #[serde(skip)]
+    pub summary: Option<Arc<CrateRecord>>,
 }
 
 /// A page of search results.
@@ -90,7 +109,7 @@ fn normalize_query(q: &str) -> String {
 
 /// Rank of an entry for a query (lower is better), or `None` when it does not match.
 /// Exact name, then name prefix, then name substring, then keyword, then description.
-fn rank(e: &Entry, qnorm: &str, terms: &[String]) -> Option<u8> {
+fn rank(e: &Entry, qnorm: &str, terms: &[Term]) -> Option<u8> {
     if qnorm.is_empty() {
         return Some(5);
     }
@@ -103,19 +122,22 @@ fn rank(e: &Entry, qnorm: &str, terms: &[String]) -> Option<u8> {
     if e.norm.contains(qnorm) {
         return Some(2);
     }
-    let term_norm = |t: &String| t.replace('-', "_");
-    if terms
-        .iter()
-        .all(|t| e.keywords.iter().any(|k| k.replace('-', "_") == term_norm(t)) || e.norm.contains(&term_norm(t)))
-    {
+    let in_name_or_keywords = |t: &Term| e.norm.contains(t.norm.as_str()) || e.keywords.contains(&t.norm);
+    if terms.iter().all(in_name_or_keywords) {
         return Some(3);
     }
-    if terms.iter().all(|t| {
-        e.description_lower.contains(t.as_str()) || e.keywords.iter().any(|k| k == t) || e.norm.contains(&term_norm(t))
-    }) {
+    if terms.iter().all(|t| in_name_or_keywords(t) || e.description_lower.contains(t.lower.as_str())) {
         return Some(4);
     }
     None
+}
+
+/// One query term, prepared once per search.
+struct Term {
+    /// Lowercase.
+    lower: String,
+    /// Lowercase, `-` as `_` (compared with names and keywords).
+    norm: String,
 }
 
 impl Registry {
@@ -127,13 +149,32 @@ impl Registry {
         page: usize,
         per_page: usize,
     ) -> DomainResult<SearchResults> {
+        let per_page = per_page.clamp(1, MAX_PER_PAGE);
+        let offset = (page.max(1) - 1).saturating_mul(per_page);
+        self.search_window(principal, query, offset, per_page).await
+    }
+
+    /// Searches crates with the same ranking as [`Self::search`], returning at most `limit` hits
+    /// (capped at [`MAX_PER_PAGE`]; 0 answers only the total) starting at `offset`.
+    pub async fn search_window(
+        &self,
+        principal: Option<&Principal>,
+        query: &str,
+        offset: usize,
+        limit: usize,
+    ) -> DomainResult<SearchResults> {
         self.check_read(principal)?;
         self.ensure_catalog().await?;
-        let per_page = per_page.clamp(1, MAX_PER_PAGE);
-        let page = page.max(1);
+        let limit = limit.min(MAX_PER_PAGE);
         let query: String = query.chars().take(200).collect();
         let qnorm = normalize_query(&query);
-        let terms: Vec<String> = query.split_whitespace().map(|t| t.to_lowercase()).filter(|t| !t.is_empty()).collect();
+        let terms: Vec<Term> = query
+            .split_whitespace()
+            .map(|t| {
+                let lower = t.to_lowercase();
+                Term { norm: lower.replace('-', "_"), lower }
+            })
+            .collect();
         let state =
             self.catalog.state.read().map_err(|_| crate::domain::DomainError::internal("catalog lock poisoned"))?;
         let mut hits: Vec<(u8, &Entry)> =
@@ -142,16 +183,28 @@ impl Registry {
         hits.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0).then_with(|| a.1.norm.len().cmp(&b.1.norm.len())).then_with(|| a.1.norm.cmp(&b.1.norm))
         });
-        let hits = hits
-            .into_iter()
-            .skip((page - 1).saturating_mul(per_page))
-            .take(per_page)
-            .map(|(_, e)| SearchHit {
-                name: e.name.clone(),
-                max_version: e.max_version.clone(),
-                description: e.description.clone(),
-            })
-            .collect();
+        let hits = hits.into_iter().skip(offset).take(limit).map(|(_, e)| e.hit()).collect();
+        Ok(SearchResults { hits, total })
+    }
+
+    /// Crates of this registry whose newest version depends on `name` (any kind), by name;
+    /// `limit` (capped at [`MAX_PER_PAGE`]) hits from `offset`.
+    pub async fn dependents(
+        &self,
+        principal: Option<&Principal>,
+        name: &NormalizedName,
+        offset: usize,
+        limit: usize,
+    ) -> DomainResult<SearchResults> {
+        self.check_read(principal)?;
+        self.ensure_catalog().await?;
+        let state =
+            self.catalog.state.read().map_err(|_| crate::domain::DomainError::internal("catalog lock poisoned"))?;
+        let mut found: Vec<&Entry> =
+            state.entries.values().filter(|e| e.dependencies.iter().any(|d| d == name.as_str())).collect();
+        found.sort_unstable_by(|a, b| a.norm.cmp(&b.norm));
+        let total = found.len();
+        let hits = found.into_iter().skip(offset).take(limit.min(MAX_PER_PAGE)).map(Entry::hit).collect();
         Ok(SearchResults { hits, total })
     }
 
@@ -162,15 +215,7 @@ impl Registry {
             self.catalog.state.read().map_err(|_| crate::domain::DomainError::internal("catalog lock poisoned"))?;
         let mut all: Vec<&Entry> = state.entries.values().collect();
         all.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
-        Ok(all
-            .into_iter()
-            .take(limit)
-            .map(|e| SearchHit {
-                name: e.name.clone(),
-                max_version: e.max_version.clone(),
-                description: e.description.clone(),
-            })
-            .collect())
+        Ok(all.into_iter().take(limit).map(|e| e.hit()).collect())
     }
 
     /// Loads the catalog from the store when it is missing or stale (one reload at a time).

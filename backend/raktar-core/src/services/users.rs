@@ -26,7 +26,7 @@ impl Registry {
         if self.items.get(&keys::user(login)).await?.is_some() {
             return Err(DomainError::conflict(format!("a user with login `{login}` already exists")));
         }
-        let id = self.items.add(&keys::counter("users"), "value", 1).await?;
+        let id = self.next_user_id().await?;
         let id = u32::try_from(id).map_err(|_| DomainError::internal("user id counter overflow"))?;
         let user = UserRecord {
             id,
@@ -37,6 +37,8 @@ impl Registry {
             disabled: false,
             created_at: clock::now_string(),
             revision: 1,
+            password_hash: None,
+            external_id: None,
         };
         let (g2pk, g2sk) = keys::user_directory_index(login);
         let mut detail = BTreeMap::new();
@@ -63,6 +65,13 @@ impl Registry {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Allocates the next numeric user id (atomic ADD on the `COUNTER#users` item).
+    pub(crate) async fn next_user_id(&self) -> DomainResult<i64> {
+        let update = crate::store::Update::new().add("value", 1).set_if_absent("type", keys::types::COUNTER);
+        let item = self.items.update(&keys::counter("users"), update, None).await?;
+        item.get_i64("value").ok_or_else(|| DomainError::internal("user id counter missing after add"))
     }
 
     pub async fn get_user(&self, login: &Login) -> DomainResult<Option<UserRecord>> {

@@ -4,6 +4,9 @@
 //!   read-only SQLite connection, except the `TOKEN#...` items (a token's last-used time may be
 //!   recorded by any authenticated request);
 //! - the blobs: every file under `DATA_DIR/blobs` with its sha256.
+//!
+//! On the AWS home (`RAKTAR_TEST_HOME=aws`) [`Snapshot::of`] reads the same from moto instead: a
+//! consistent scan of the table and every object under the bucket's blob prefix.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -29,7 +32,18 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Reads the store and the blobs of `data_dir`.
+    /// Reads the store and the blobs of a server, on either home.
+    pub fn of(server: &super::TestServer) -> Self {
+        match server.aws() {
+            Some(home) => Snapshot {
+                items: home.items().into_iter().filter(|(pk, _, _)| !pk.starts_with("TOKEN#")).collect(),
+                blobs: home.blob_sums(),
+            },
+            None => Self::take(server.data_dir()),
+        }
+    }
+
+    /// Reads the store and the blobs of `data_dir` (embedded home).
     pub fn take(data_dir: &Path) -> Self {
         Snapshot { items: store_items(data_dir), blobs: blob_files(data_dir) }
     }
