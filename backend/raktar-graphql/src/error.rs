@@ -2,12 +2,9 @@
 //!
 //! Resolvers return [`Res<T>`]: `?` on a [`DomainError`] maps it here. [`ApiError`] deliberately
 //! does not implement `Display`, so async-graphql's blanket `From<impl Display>` (which would copy
-//! any message and drop the code) never applies to resolver errors. Errors raised by async-graphql itself
-//! (parse, validation, limits, argument coercion) get their code from [`ErrorCodes`].
+//! any message and drop the code) never applies to resolver errors. Errors raised by async-graphql
+//! itself (parse, validation, limits, argument coercion) get their code from [`fill_codes`].
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest};
 use async_graphql::{ErrorExtensions, Response, ServerError};
 use raktar_core::domain::DomainError;
 
@@ -103,22 +100,13 @@ fn with_code(mut e: ServerError, code: &'static str) -> ServerError {
     e
 }
 
-/// Gives every error async-graphql raises by itself a code: parse and validation failures
+/// Gives every error async-graphql raised by itself a code: parse and validation failures
 /// (including the depth and complexity limits) and argument coercion are `BAD_USER_INPUT`.
-pub struct ErrorCodes;
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodes)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for ErrorCodes {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        response.errors = response.errors.into_iter().map(|e| with_code(e, codes::BAD_USER_INPUT)).collect();
-        response
+/// Errors of resolvers have theirs already ([`ApiError`]). (A function applied to the response
+/// rather than a schema extension: any extension puts a per-field hook on every resolved field.)
+pub fn fill_codes(response: &mut Response) {
+    for e in std::mem::take(&mut response.errors) {
+        response.errors.push(with_code(e, codes::BAD_USER_INPUT));
     }
 }
 

@@ -12,8 +12,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest};
-use async_graphql::{Request, ServerResult};
 use futures::future::{BoxFuture, FutureExt, Shared, join_all};
 use raktar_core::Registry;
 use raktar_core::domain::{DomainResult, Login, NormalizedName};
@@ -23,12 +21,14 @@ use raktar_core::services::crates::DownloadStats;
 
 use crate::error::to_graphql;
 
-/// The caller of a request (`None`: anonymous). The HTTP edge puts it into the request data.
+/// The caller of a request (`None`: anonymous), in the request data ([`crate::RaktarSchema::execute`]).
 #[derive(Debug, Clone, Default)]
 pub struct Caller(pub Option<Principal>);
 
-/// How long a loader waits for more keys before it reads (sibling fields of one list enqueue
-/// their keys within microseconds; the timer rounds this up to its 1 ms tick).
+/// How long a loader waits for more keys before it reads: no timer at all. The batch task is
+/// spawned by the first key of a round and runs once the resolver task yields, after every
+/// sibling field of the round has added its key (a timer would add up to a millisecond per round
+/// of nested fields). The memo makes every key one read per request however batches split.
 const BATCH_DELAY: Duration = Duration::ZERO;
 
 /// Crate summary by normalized name.
@@ -231,35 +231,5 @@ impl Loader<DownloadsKey> for RegistryLoader {
             })
             .await?;
         Ok(found.into_iter().map(|(k, v)| (DownloadsKey(k), v)).collect())
-    }
-}
-
-/// Gives every request its own loaders, bound to the request's [`Caller`].
-pub struct RequestLoaders;
-
-impl ExtensionFactory for RequestLoaders {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RequestLoaders)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for RequestLoaders {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let caller = request
-            .data
-            .get(&std::any::TypeId::of::<Caller>())
-            .and_then(|d| d.downcast_ref::<Caller>())
-            .cloned()
-            .unwrap_or_default();
-        if let Some(registry) = ctx.data_opt::<Arc<Registry>>() {
-            request.data.insert(new_loaders(registry.clone(), caller.0));
-        }
-        next.run(ctx, request).await
     }
 }

@@ -14,6 +14,9 @@ use serde_json::json;
 /// (the query `cargo xtask bench` measures).
 const CRATE_PAGE: &str = include_str!("../../../fixtures/graphql/crate-page.graphql");
 
+/// The crate page with the features and dependencies of every version.
+const CRATE_PAGE_ALL_VERSIONS: &str = include_str!("../../../fixtures/graphql/crate-page-all-versions.graphql");
+
 /// A search results page of 20 (the query `cargo xtask bench` measures).
 const SEARCH_PAGE: &str = include_str!("../../../fixtures/graphql/search-page.graphql");
 
@@ -73,6 +76,19 @@ async fn crate_page_and_search_page_reads_are_bounded() {
     assert!(big_reads.reads() <= 6, "crate page of a 60-version crate: {big_reads}");
     assert_eq!(big_reads.get, 3, "summary + 2 users (publishers and owners share the users loader): {big_reads}");
     assert_eq!(big_reads.query, 3, "versions + owners + downloads: {big_reads}");
+
+    assert_eq!(krate["defaultVersion"]["version"], "1.59.0");
+    assert_eq!(
+        krate["defaultVersion"]["features"],
+        json!([{"name": "default", "enables": []}, {"name": "extra", "enables": []}])
+    );
+
+    // Every version's features and dependencies: the same reads.
+    fx.store.reset();
+    let data = fx.data(Some(&alice), CRATE_PAGE_ALL_VERSIONS, json!({"name": "big"})).await;
+    let all_reads = fx.store.take();
+    assert_eq!(data["crate"]["versions"][59]["features"].as_array().map(Vec::len), Some(2));
+    assert_eq!(all_reads, big_reads, "all versions' details come from the same version items");
 
     // The same page of a one-version crate costs the same: reads do not grow with versions.
     fx.store.reset();

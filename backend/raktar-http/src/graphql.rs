@@ -87,7 +87,7 @@ async fn execute(
         Ok(Auth(principal)) => principal,
         Err(e) => return failure(StatusCode::OK, request_error(&e.error)),
     };
-    let response = state.schema.execute(raktar_graphql::with_caller(request, principal)).await;
+    let response = state.schema.execute(request, principal).await;
     GraphQLResponse::from(response).into_response()
 }
 

@@ -108,6 +108,7 @@ query CratePage($name: String!) {
       crate { name }
     }
     first: versions(first: 1) { version readme }
+    defaultVersion { version }
     version(version: "1.0.0") { version readme }
     missing: version(version: "9.9.9") { version }
     reverseDependencies(first: 10) { totalCount nodes { name } }
@@ -155,6 +156,7 @@ fn crate_page_over_http() {
     assert_eq!(c["first"], json!([{"version": "1.1.0", "readme": c["readme"]}]));
     assert_eq!(c["version"], json!({"version": "1.0.0", "readme": "# Demo 1.0\n"}));
     assert!(c["missing"].is_null());
+    assert_eq!(c["defaultVersion"]["version"], "1.1.0");
     assert_eq!(c["reverseDependencies"], json!({"totalCount": 1, "nodes": [{"name": "demo-app"}]}));
 
     // Dependencies with kind, target, optional flag and the local crate they point at.

@@ -159,6 +159,13 @@ impl CrateObj {
         Ok(found.map(|v| VersionObj::new(self.norm.clone(), v.clone())))
     }
 
+    /// The version named by `maxVersion`: the one a crate page shows first.
+    async fn default_version(&self, ctx: &Context<'_>) -> Res<Option<VersionObj>> {
+        let max = self.max_version_of(ctx).await?;
+        let versions = env(ctx)?.loaders.load_one(VersionsKey(self.norm.clone())).await?.unwrap_or_default();
+        Ok(versions.iter().find(|v| v.vers == max).map(|v| VersionObj::new(self.norm.clone(), v.clone())))
+    }
+
     /// README of the version named by `maxVersion` (Markdown as published), if it has one.
     async fn readme(&self, ctx: &Context<'_>) -> Res<Option<String>> {
         let max = self.max_version_of(ctx).await?;

@@ -1,6 +1,6 @@
 //! `Version`, its features and dependencies.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
 use raktar_core::domain::{CrateName, DomainError, Login, NormalizedName};
@@ -17,17 +17,19 @@ use crate::types::user::UserObj;
 pub struct VersionObj {
     norm: NormalizedName,
     record: Arc<VersionRecord>,
+    /// The index line, parsed on first use (features, dependencies, links).
+    line: OnceLock<Result<IndexLine, String>>,
 }
 
 impl VersionObj {
     pub fn new(norm: NormalizedName, record: Arc<VersionRecord>) -> Self {
-        Self { norm, record }
+        Self { norm, record, line: OnceLock::new() }
     }
 
-    fn line(&self) -> Res<IndexLine> {
-        serde_json::from_str(&self.record.line).map_err(|e| {
-            DomainError::internal(format!("stored index line of {} does not parse: {e}", self.record.vers)).into()
-        })
+    fn line(&self) -> Res<&IndexLine> {
+        self.line.get_or_init(|| serde_json::from_str(&self.record.line).map_err(|e| e.to_string())).as_ref().map_err(
+            |e| DomainError::internal(format!("stored index line of {} does not parse: {e}", self.record.vers)).into(),
+        )
     }
 }
 
@@ -117,14 +119,14 @@ impl VersionObj {
 
     /// The `links` manifest key: the native library this version links.
     async fn native_library(&self) -> Res<Option<String>> {
-        Ok(self.line()?.links)
+        Ok(self.line()?.links.clone())
     }
 
     /// Features and what each enables, by name (`dep:` and `?/` syntax included).
     async fn features(&self) -> Res<Vec<Feature>> {
         let line = self.line()?;
-        let mut all = line.features;
-        all.extend(line.features2.unwrap_or_default());
+        let mut all = line.features.clone();
+        all.extend(line.features2.clone().unwrap_or_default());
         Ok(all.into_iter().map(|(name, enables)| Feature { name, enables }).collect())
     }
 
@@ -133,7 +135,8 @@ impl VersionObj {
         Ok(self
             .line()?
             .deps
-            .into_iter()
+            .iter()
+            .cloned()
             .map(|d| {
                 let (name, alias) = match d.package {
                     Some(real) => (real, Some(d.name)),

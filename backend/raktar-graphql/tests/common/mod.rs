@@ -15,7 +15,7 @@ use raktar_core::model::Role;
 use raktar_core::services::Principal;
 use raktar_core::store::CountingItemStore;
 use raktar_core::{Registry, RegistryConfig};
-use raktar_graphql::{GraphqlOptions, RaktarSchema, build_schema, with_caller};
+use raktar_graphql::{GraphqlOptions, RaktarSchema, build_schema};
 use raktar_store::{FsBlobStore, SqliteItemStore};
 use serde_json::{Value, json};
 
@@ -59,7 +59,7 @@ impl Fixture {
     /// Runs a query as `who`; returns the whole response as JSON (`data`, `errors`).
     pub async fn run(&self, who: Option<&Principal>, query: &str, vars: Value) -> Value {
         let request = Request::new(query).variables(Variables::from_json(vars));
-        let response = self.schema.execute(with_caller(request, who.cloned())).await;
+        let response = self.schema.execute(request, who.cloned()).await;
         serde_json::to_value(&response).unwrap()
     }
 
