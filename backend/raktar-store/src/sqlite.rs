@@ -79,6 +79,36 @@ struct Inner {
     writer: Mutex<Connection>,
     /// `None` for an in-memory database, which only has the writer connection.
     readers: Option<Readers>,
+    /// Source of [`ItemStore::change_marker`].
+    changes: Mutex<ChangeWatch>,
+}
+
+/// Tracks whether the database changed: `PRAGMA data_version` on a connection that never writes
+/// changes whenever any other connection (of this process or another) commits. The in-memory
+/// database has only the writer, so there every write bumps the marker instead.
+struct ChangeWatch {
+    /// `None` for an in-memory database.
+    conn: Option<Connection>,
+    last_data_version: i64,
+    marker: u64,
+}
+
+impl ChangeWatch {
+    fn marker(&mut self) -> Option<u64> {
+        let conn = self.conn.as_ref()?;
+        let version: i64 = match conn.query_row("PRAGMA data_version", [], |row| row.get(0)) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "sqlite data_version failed; caches read through");
+                return None;
+            }
+        };
+        if version != self.last_data_version {
+            self.last_data_version = version;
+            self.marker += 1;
+        }
+        Some(self.marker)
+    }
 }
 
 struct Readers {
@@ -114,6 +144,7 @@ impl SqliteItemStore {
                 description: format!("sqlite:{}", path.display()),
                 writer: Mutex::new(writer),
                 readers: Some(Readers { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) }),
+                changes: Mutex::new(ChangeWatch { conn: Some(open_reader(path)?), last_data_version: -1, marker: 0 }),
             }),
         })
     }
@@ -124,7 +155,12 @@ impl SqliteItemStore {
         writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         init_schema(&mut writer)?;
         Ok(Self {
-            inner: Arc::new(Inner { description: "sqlite::memory:".into(), writer: Mutex::new(writer), readers: None }),
+            inner: Arc::new(Inner {
+                description: "sqlite::memory:".into(),
+                writer: Mutex::new(writer),
+                readers: None,
+                changes: Mutex::new(ChangeWatch { conn: None, last_data_version: 0, marker: 0 }),
+            }),
         })
     }
 
@@ -145,12 +181,12 @@ impl SqliteItemStore {
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         if can_block_in_place() {
-            let result = tokio::task::block_in_place(|| f(&mut lock(&self.inner.writer)));
+            let result = tokio::task::block_in_place(|| self.inner.write(f));
             tokio::task::consume_budget().await;
             return result;
         }
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)))
+        tokio::task::spawn_blocking(move || inner.write(f))
             .await
             .map_err(|e| StoreError::Backend(format!("sqlite write task failed: {e}")))?
     }
@@ -162,6 +198,15 @@ fn can_block_in_place() -> bool {
 }
 
 impl Inner {
+    fn write<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let result = f(&mut lock(&self.writer));
+        if self.readers.is_none() {
+            // In memory: no watcher connection; any write attempt may have changed items.
+            lock(&self.changes).marker += 1;
+        }
+        result
+    }
+
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let Some(readers) = &self.readers else {
             return f(&lock(&self.writer));
@@ -809,6 +854,14 @@ impl ItemStore for SqliteItemStore {
     fn describe(&self) -> String {
         self.inner.description.clone()
     }
+
+    fn change_marker(&self) -> Option<u64> {
+        let mut changes = lock(&self.inner.changes);
+        if changes.conn.is_none() {
+            return Some(changes.marker);
+        }
+        changes.marker()
+    }
 }
 
 #[cfg(test)]
@@ -868,6 +921,24 @@ mod tests {
         assert_eq!(out.get("f"), Some(&json!(2.5)));
         let at_max = item("p", "s", json!({"n": u64::MAX}));
         assert!(matches!(apply_update(&key, Some(at_max), &Update::new().add("n", 1)), Err(StoreError::Invalid(_))));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn change_marker_is_stable_until_any_connection_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("raktar.db");
+        let server = SqliteItemStore::open(&path).unwrap();
+        // Another process (a CLI command) on the same file.
+        let cli = SqliteItemStore::open(&path).unwrap();
+        let m0 = server.change_marker().unwrap();
+        server.get(&Key::new("P", "A")).await.unwrap();
+        assert_eq!(server.change_marker(), Some(m0), "reads do not move the marker");
+        cli.put(item("P", "A", json!({})), None).await.unwrap();
+        let m1 = server.change_marker().unwrap();
+        assert_ne!(m1, m0, "a write by another connection moves the marker");
+        assert_eq!(server.change_marker(), Some(m1));
+        server.put(item("P", "B", json!({})), None).await.unwrap();
+        assert_ne!(server.change_marker(), Some(m1), "a write by this store moves the marker");
     }
 
     #[tokio::test]

@@ -51,6 +51,34 @@ impl Principal {
     }
 }
 
+/// Principals of recently used tokens, each tagged with the store's change marker read before its
+/// items were: reused only while the marker is unchanged, so a revocation, expiry change or
+/// disabled account (by this process or a CLI command on the same data dir) applies at the next
+/// request. Expiry times are checked on every use.
+#[derive(Default)]
+pub(crate) struct PrincipalCache {
+    entries: std::sync::RwLock<std::collections::HashMap<String, (u64, Principal)>>,
+}
+
+/// Principals kept before the cache is cleared (a bound on memory).
+const PRINCIPAL_CACHE_MAX: usize = 10_000;
+
+impl PrincipalCache {
+    fn fresh(&self, hash: &str, marker: u64) -> Option<Principal> {
+        let entries = self.entries.read().ok()?;
+        entries.get(hash).filter(|(m, _)| *m == marker).map(|(_, p)| p.clone())
+    }
+
+    fn put(&self, hash: String, marker: u64, principal: Principal) {
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= PRINCIPAL_CACHE_MAX && !entries.contains_key(&hash) {
+                entries.clear();
+            }
+            entries.insert(hash, (marker, principal));
+        }
+    }
+}
+
 /// SHA-256 (lowercase hex) of a token secret: the only form in which tokens are stored.
 pub fn hash_token(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -157,10 +185,29 @@ impl Registry {
         }
         let hash = hash_token(secret);
         let key = keys::token(&hash);
-        let Some(item) = self.items.get(&key).await? else {
-            return Err(DomainError::unauthenticated("the token is invalid or has been revoked"));
+        // Read before the items: a cached principal is valid for this marker at most.
+        let marker = self.items.change_marker();
+        let cached = marker.and_then(|m| self.principals.fresh(&hash, m));
+        let is_fresh = cached.is_some();
+        let (token, user) = match cached {
+            Some(p) => (p.token, p.user),
+            None => {
+                let Some(item) = self.items.get(&key).await? else {
+                    return Err(DomainError::unauthenticated("the token is invalid or has been revoked"));
+                };
+                let token: TokenRecord = item.to_entity()?;
+                let login = Login::parse(&token.login)
+                    .map_err(|_| DomainError::internal("stored token has an invalid login"))?;
+                let Some(user_item) = self.items.get(&keys::user(&login)).await? else {
+                    return Err(DomainError::unauthenticated("the token's user no longer exists"));
+                };
+                let user: UserRecord = user_item.to_entity()?;
+                (Some(token), user)
+            }
         };
-        let token: TokenRecord = item.to_entity()?;
+        let Some(token) = token else {
+            return Err(DomainError::internal("cached principal without a token"));
+        };
         let now = clock::unix_now();
         if token.expires_unix.is_some_and(|exp| exp <= now) {
             return Err(DomainError::unauthenticated(format!(
@@ -169,14 +216,11 @@ impl Registry {
                 token.expires_at.as_deref().unwrap_or("an earlier time")
             )));
         }
-        let login =
-            Login::parse(&token.login).map_err(|_| DomainError::internal("stored token has an invalid login"))?;
-        let Some(user_item) = self.items.get(&keys::user(&login)).await? else {
-            return Err(DomainError::unauthenticated("the token's user no longer exists"));
-        };
-        let user: UserRecord = user_item.to_entity()?;
         if user.disabled {
             return Err(DomainError::unauthenticated(format!("the account `{}` is disabled", user.login)));
+        }
+        if !is_fresh && let Some(m) = marker {
+            self.principals.put(hash.clone(), m, Principal { user: user.clone(), token: Some(token.clone()) });
         }
         if token.last_used_unix.is_none_or(|t| now - t >= LAST_USED_GRANULARITY)
             && self.claim_last_used_write(&hash, now)

@@ -52,27 +52,47 @@ pub fn compute_max_version(versions: &[VersionRecord]) -> String {
     pick(&|x| !x.1 && x.0.pre.is_empty()).or_else(|| pick(&|x| !x.1)).or_else(|| pick(&|_| true)).unwrap_or_default()
 }
 
-/// In-process cache of built index files, validated against the summary's ETag on every read.
+/// In-process cache of built index files. An entry is trusted without any store read while the
+/// store's change marker is the one read before the entry was built (see
+/// [`ItemStore::change_marker`](crate::store::ItemStore::change_marker)); otherwise the summary is
+/// read and the entry reused only if its ETag is still the summary's.
 #[derive(Default)]
 pub struct IndexCache {
-    files: RwLock<HashMap<NormalizedName, (String, Bytes)>>,
+    files: RwLock<HashMap<NormalizedName, CachedFile>>,
+}
+
+#[derive(Clone)]
+struct CachedFile {
+    /// The store's change marker read before the summary this entry was built from.
+    marker: Option<u64>,
+    /// The crate's canonical name (only its lowercase spelling has a file).
+    name: String,
+    etag: String,
+    body: Bytes,
 }
 
 /// Entries kept before the cache is cleared (a bound on memory, not a tuning knob).
 const CACHE_MAX_ENTRIES: usize = 20_000;
 
 impl IndexCache {
-    fn get(&self, name: &NormalizedName, etag: &str) -> Option<Bytes> {
+    /// The entry, if it was built while the store was at `marker`.
+    fn fresh(&self, name: &NormalizedName, marker: u64) -> Option<CachedFile> {
         let files = self.files.read().ok()?;
-        files.get(name).filter(|(e, _)| e == etag).map(|(_, b)| b.clone())
+        files.get(name).filter(|f| f.marker == Some(marker)).cloned()
     }
 
-    fn put(&self, name: NormalizedName, etag: String, file: Bytes) {
+    /// The file body, if the cached one has this ETag.
+    fn body(&self, name: &NormalizedName, etag: &str) -> Option<Bytes> {
+        let files = self.files.read().ok()?;
+        files.get(name).filter(|f| f.etag == etag).map(|f| f.body.clone())
+    }
+
+    fn put(&self, norm: NormalizedName, file: CachedFile) {
         if let Ok(mut files) = self.files.write() {
-            if files.len() >= CACHE_MAX_ENTRIES && !files.contains_key(&name) {
+            if files.len() >= CACHE_MAX_ENTRIES && !files.contains_key(&norm) {
                 files.clear();
             }
-            files.insert(name, (etag, file));
+            files.insert(norm, file);
         }
     }
 
@@ -118,30 +138,46 @@ impl Registry {
         let not_found = || DomainError::not_found(format!("crate `{lowercase_name}` does not exist"));
         let name = CrateName::parse(lowercase_name).map_err(|_| not_found())?;
         let norm = name.normalized();
-        let Some(item) = self.items.get(&keys::crate_summary(&norm)).await? else {
-            return Err(not_found());
+        // Read before anything else: the entry built below is valid for this marker at most.
+        let marker = self.items.change_marker();
+        let cached = marker.and_then(|m| self.index_cache.fresh(&norm, m));
+        let is_fresh = cached.is_some();
+        let (canonical, etag, body) = match cached {
+            Some(f) => (f.name, f.etag, Some(f.body)),
+            None => {
+                let Some(item) = self.items.get(&keys::crate_summary(&norm)).await? else {
+                    return Err(not_found());
+                };
+                let summary: CrateRecord = item.to_entity()?;
+                let body = self.index_cache.body(&norm, &summary.index_etag);
+                (summary.name, summary.index_etag, body)
+            }
         };
-        let summary: CrateRecord = item.to_entity()?;
         // Only the exact (lowercased) spelling has a file; cargo's `-`/`_` probes get 404.
-        if summary.name.to_ascii_lowercase() != lowercase_name {
+        if canonical.to_ascii_lowercase() != lowercase_name {
             return Err(not_found());
         }
         if let Some(inm) = if_none_match
-            && if_none_match_matches(inm, &summary.index_etag)
+            && if_none_match_matches(inm, &etag)
         {
-            return Ok(IndexFile::NotModified { etag: summary.index_etag });
+            return Ok(IndexFile::NotModified { etag });
         }
-        if let Some(body) = self.index_cache.get(&norm, &summary.index_etag) {
-            return Ok(IndexFile::Full { etag: summary.index_etag, body });
+        if let Some(body) = body {
+            if marker.is_some() && !is_fresh {
+                // Re-tag the entry with the current marker: the next request reads nothing.
+                self.index_cache
+                    .put(norm, CachedFile { marker, name: canonical, etag: etag.clone(), body: body.clone() });
+            }
+            return Ok(IndexFile::Full { etag, body });
         }
         let versions = self.load_versions(&norm).await?;
         let body = build_file(&versions);
         // The ETag always describes the bytes we send, even if a write raced with this read.
-        let etag = etag_of(&body);
-        if etag == summary.index_etag {
-            self.index_cache.put(norm, etag.clone(), body.clone());
+        let built_etag = etag_of(&body);
+        if built_etag == etag {
+            self.index_cache.put(norm, CachedFile { marker, name: canonical, etag: etag.clone(), body: body.clone() });
         }
-        Ok(IndexFile::Full { etag, body })
+        Ok(IndexFile::Full { etag: built_etag, body })
     }
 
     /// Every version of a crate in publish order (one partition query).

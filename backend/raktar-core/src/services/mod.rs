@@ -61,6 +61,7 @@ pub struct Registry {
     pub(crate) config: RegistryConfig,
     pub(crate) index_cache: index::IndexCache,
     pub(crate) catalog: search::Catalog,
+    pub(crate) principals: auth::PrincipalCache,
     /// Token hash -> unix time of the last `last_used` write this process made (write throttle).
     pub(crate) last_used_writes: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     /// Striped per-crate locks: writes to one crate from this process take turns instead of
@@ -76,6 +77,7 @@ impl Registry {
             config,
             index_cache: index::IndexCache::default(),
             catalog: search::Catalog::default(),
+            principals: auth::PrincipalCache::default(),
             last_used_writes: std::sync::Mutex::default(),
             crate_locks: (0..CRATE_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         }

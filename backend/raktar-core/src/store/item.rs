@@ -370,6 +370,16 @@ pub trait ItemStore: Send + Sync + 'static {
 
     /// A short description of the driver for logs ("sqlite:/path", "dynamodb:table").
     fn describe(&self) -> String;
+
+    /// A change marker: a value that differs from every earlier answer once any item of the store
+    /// may have changed (written by this process or by any other), or `None` when the driver
+    /// cannot tell cheaply. Callers may keep data derived from items tagged with the marker read
+    /// *before* the items, and reuse it only while the marker is unchanged; with `None` they must
+    /// read through. The embedded driver answers from SQLite's data version (one read transaction,
+    /// no page reads); the default is `None` (DynamoDB: other writers are invisible).
+    fn change_marker(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Checks the arguments of [`ItemStore::scan`] the same way in every driver.

@@ -85,6 +85,7 @@ suite!(
     concurrent_add_is_exact,
     concurrent_put_if_not_exists_has_one_winner,
     concurrent_optimistic_updates,
+    change_marker_moves_on_every_write,
 );
 
 /// Runs every test of the suite in order against one store (panics on the first failure).
@@ -1033,6 +1034,7 @@ macro_rules! item_store_conformance {
             concurrent_add_is_exact,
             concurrent_put_if_not_exists_has_one_winner,
             concurrent_optimistic_updates,
+            change_marker_moves_on_every_write,
         );
     };
     ($make:expr) => {
@@ -1065,4 +1067,31 @@ macro_rules! __item_store_conformance_tests {
             }
         }
     };
+}
+
+// ----------------------------------------------------------------------------------------------
+// change marker
+
+/// A driver with a change marker moves it on every kind of successful write (callers trust
+/// caches only while it is unchanged). Drivers answering `None` opt out of caching.
+pub async fn change_marker_moves_on_every_write(store: Arc<dyn ItemStore>) {
+    let s = Space::new("change_marker_moves_on_every_write");
+    let Some(mut last) = store.change_marker() else { return };
+    let key = s.key("A", "ITEM");
+    let mut check = |what: &str| {
+        let now = store.change_marker().expect("the marker stays available");
+        assert_ne!(now, last, "the change marker did not move after {what}");
+        last = now;
+    };
+    put(&*store, item(&key, json!({"n": 1}))).await;
+    check("put");
+    store.update(&key, Update::new().set("n", 2), None).await.unwrap();
+    check("update");
+    store.add(&key, "n", 1).await.unwrap();
+    check("add");
+    let other = s.key("A", "OTHER");
+    store.transact(vec![TxOp::Put { item: item(&other, json!({})), condition: None }]).await.unwrap();
+    check("transact");
+    store.delete(&key, None).await.unwrap();
+    check("delete");
 }
