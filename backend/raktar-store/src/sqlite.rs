@@ -96,7 +96,8 @@ struct ChangeWatch {
 impl ChangeWatch {
     fn marker(&mut self) -> Option<u64> {
         let conn = self.conn.as_ref()?;
-        let version: i64 = match conn.query_row("PRAGMA data_version", [], |row| row.get(0)) {
+        let version = conn.prepare_cached("PRAGMA data_version").and_then(|mut st| st.query_row([], |row| row.get(0)));
+        let version: i64 = match version {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(error = %e, "sqlite data_version failed; caches read through");
