@@ -31,7 +31,7 @@
 //!
 //! # Transactions
 //! [`ItemStore::transact`] is one `TransactWriteItems` (the SDK fills the idempotency token, so its
-//! retries are safe). Two operations on one item and more than [`MAX_TX_OPS`] operations are refused
+//! retries are safe). Two operations on one item and more than [`MAX_TX_OPS`](raktar_core::store::item::MAX_TX_OPS) operations are refused
 //! before sending. A `TransactionCanceledException` becomes [`StoreError::TransactionCanceled`] with
 //! one reason per operation: code `None` -> `None`, `ConditionalCheckFailed` ->
 //! [`CancelReason::ConditionFailed`], anything else (`TransactionConflict`, `ValidationError`, ...)
@@ -53,7 +53,7 @@
 //! Failed conditional writes consume write units too, but DynamoDB's error responses do not report
 //! them, so they are counted as requests only.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -71,8 +71,8 @@ use aws_sdk_dynamodb::types::{
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use raktar_core::store::item::{
-    CancelReason, Condition, Index, Item, ItemStore, Key, MAX_TX_OPS, PK, Page, Query, SK, SortKey, StoreError, TxOp,
-    Update,
+    CancelReason, Condition, Index, Item, ItemStore, Key, PK, Page, Query, SK, SortKey, StoreError, TxOp, Update,
+    check_item, check_key, check_transaction, check_update,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
@@ -81,9 +81,6 @@ use serde_json::{Map, Number, Value};
 pub const TABLE_NAME_PLACEHOLDER: &str = "raktar";
 /// The attribute DynamoDB's time-to-live deletes items by (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "ttl";
-/// DynamoDB's key size limits.
-const MAX_PK_BYTES: usize = 2048;
-const MAX_SK_BYTES: usize = 1024;
 /// How long [`create_table`] waits for a new table to become active.
 const CREATE_TABLE_WAIT: Duration = Duration::from_secs(300);
 
@@ -709,109 +706,6 @@ fn cancel_reasons(reasons: &[CancellationReason]) -> Vec<Option<CancelReason>> {
 }
 
 // ----------------------------------------------------------------------------------------------
-// Checks (the same as the embedded driver's, so both fail the same requests the same way)
-
-fn check_key_part(attr: &str, value: &str, max: usize) -> Result<(), StoreError> {
-    if value.is_empty() {
-        return Err(invalid(format!("key attribute {attr} is empty")));
-    }
-    if value.len() > max {
-        return Err(invalid(format!("key attribute {attr} is longer than {max} bytes")));
-    }
-    Ok(())
-}
-
-fn check_key(key: &Key) -> Result<(), StoreError> {
-    check_key_part(PK, &key.pk, MAX_PK_BYTES)?;
-    check_key_part(SK, &key.sk, MAX_SK_BYTES)
-}
-
-/// A key attribute of an item: a non-empty string when present.
-fn check_key_attr(item: &Item, attr: &str, max: usize) -> Result<bool, StoreError> {
-    match item.get(attr) {
-        None => Ok(false),
-        Some(Value::String(s)) => check_key_part(attr, s, max).map(|()| true),
-        Some(_) => Err(invalid(format!("key attribute {attr} must be a string"))),
-    }
-}
-
-fn check_item(item: &Item) -> Result<(), StoreError> {
-    if !check_key_attr(item, PK, MAX_PK_BYTES)? {
-        return Err(invalid("item without pk"));
-    }
-    if !check_key_attr(item, SK, MAX_SK_BYTES)? {
-        return Err(invalid("item without sk"));
-    }
-    for index in Index::ALL {
-        check_key_attr(item, index.pk_attr(), MAX_PK_BYTES)?;
-        check_key_attr(item, index.sk_attr(), MAX_SK_BYTES)?;
-    }
-    Ok(())
-}
-
-fn is_index_attr(attr: &str) -> bool {
-    Index::ALL.iter().any(|i| i.pk_attr() == attr || i.sk_attr() == attr)
-}
-
-fn check_update(update: &Update) -> Result<(), StoreError> {
-    let mut seen = HashSet::new();
-    let names = update
-        .set
-        .iter()
-        .chain(&update.set_if_absent)
-        .map(|(a, _)| a)
-        .chain(&update.remove)
-        .chain(update.add.iter().map(|(a, _)| a));
-    for attr in names {
-        if attr.is_empty() {
-            return Err(invalid("empty attribute name in update"));
-        }
-        if attr == PK || attr == SK {
-            return Err(invalid(format!("cannot update key attribute {attr}")));
-        }
-        if !seen.insert(attr.as_str()) {
-            return Err(invalid(format!("attribute {attr} appears more than once in one update")));
-        }
-    }
-    for (attr, value) in update.set.iter().chain(&update.set_if_absent) {
-        if is_index_attr(attr) && !matches!(value, Value::String(s) if !s.is_empty()) {
-            return Err(invalid(format!("index attribute {attr} must be a non-empty string")));
-        }
-    }
-    for (attr, _) in &update.add {
-        if is_index_attr(attr) {
-            return Err(invalid(format!("index attribute {attr} must be a string")));
-        }
-    }
-    Ok(())
-}
-
-fn check_transaction(ops: &[TxOp]) -> Result<(), StoreError> {
-    if ops.len() > MAX_TX_OPS {
-        return Err(invalid(format!("a transaction holds at most {MAX_TX_OPS} operations, got {}", ops.len())));
-    }
-    let mut seen = HashSet::with_capacity(ops.len());
-    for op in ops {
-        let key = match op {
-            TxOp::Put { item, .. } => {
-                check_item(item)?;
-                item.key().ok_or_else(|| invalid("put without pk/sk"))?
-            }
-            TxOp::Update { key, update, .. } => {
-                check_update(update)?;
-                key.clone()
-            }
-            TxOp::Delete { key, .. } | TxOp::Check { key, .. } => key.clone(),
-        };
-        check_key(&key)?;
-        if !seen.insert(key.clone()) {
-            return Err(invalid(format!("two operations on one item in a transaction: {}/{}", key.pk, key.sk)));
-        }
-    }
-    Ok(())
-}
-
-// ----------------------------------------------------------------------------------------------
 // Items <-> attribute values
 
 /// A JSON value as a DynamoDB attribute value.
@@ -1244,16 +1138,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(decode_cursor(None, "P#1", &table).unwrap().len(), 2);
-    }
-
-    #[test]
-    fn transactions_are_checked_before_sending() {
-        let key = Key::new("P", "S");
-        let put = |k: &Key| TxOp::Put { item: Item(key_map(k)), condition: None };
-        assert!(check_transaction(&[put(&key), TxOp::Delete { key: key.clone(), condition: None }]).is_err());
-        let many: Vec<TxOp> = (0..=MAX_TX_OPS).map(|i| put(&Key::new("P", format!("{i}")))).collect();
-        assert!(matches!(check_transaction(&many), Err(StoreError::Invalid(_))));
-        assert!(check_transaction(&many[..MAX_TX_OPS]).is_ok());
     }
 
     #[test]

@@ -17,8 +17,8 @@
 //! `tokio::task::block_in_place` on a multi-thread runtime (a write may wait for the file lock of
 //! another process), else on the blocking pool.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -26,8 +26,8 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use raktar_core::store::item::{
-    CancelReason, Condition, Index, Item, ItemStore, Key, MAX_TX_OPS, PK, Page, Query, SK, SortKey, StoreError, TxOp,
-    Update,
+    CancelReason, Condition, Index, Item, ItemStore, Key, PK, Page, Query, SK, SortKey, StoreError, TxOp, Update,
+    check_item, check_key, check_transaction, check_update, key_attr,
 };
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params, params_from_iter};
@@ -42,9 +42,6 @@ const IDLE_READERS: usize = 8;
 const STATEMENT_CACHE: usize = 64;
 /// DynamoDB's item size limit, applied to the JSON form.
 const MAX_ITEM_BYTES: usize = 400 * 1024;
-/// DynamoDB's key size limits.
-const MAX_PK_BYTES: usize = 2048;
-const MAX_SK_BYTES: usize = 1024;
 /// `PRAGMA user_version` of the schema this driver writes.
 const SCHEMA_VERSION: i64 = 1;
 
@@ -80,22 +77,37 @@ struct Inner {
     /// `None` for an in-memory database, which only has the writer connection.
     readers: Option<Readers>,
     /// Source of [`ItemStore::change_marker`].
-    changes: Mutex<ChangeWatch>,
+    changes: ChangeWatch,
 }
 
 /// Tracks whether the database changed: `PRAGMA data_version` on a connection that never writes
-/// changes whenever any other connection (of this process or another) commits. The in-memory
-/// database has only the writer, so there every write bumps the marker instead.
+/// changes whenever any other connection (of this process or another) commits. The marker moves
+/// whenever one of the watcher connections sees a change since its own previous look: a commit
+/// after a caller read the marker is after every watcher's previous look or was already counted,
+/// so the next answer differs. Watchers are pooled so that threads do not queue on one.
+/// The in-memory database has only the writer, so there every write moves the marker instead.
 struct ChangeWatch {
     /// `None` for an in-memory database.
-    conn: Option<Connection>,
-    last_data_version: i64,
-    marker: u64,
+    path: Option<PathBuf>,
+    /// Idle watcher connections with the data version each saw last.
+    idle: Mutex<Vec<(Connection, i64)>>,
+    marker: AtomicU64,
 }
 
 impl ChangeWatch {
-    fn marker(&mut self) -> Option<u64> {
-        let conn = self.conn.as_ref()?;
+    fn marker(&self) -> Option<u64> {
+        let Some(path) = &self.path else { return Some(self.marker.load(Ordering::SeqCst)) };
+        let pooled = lock(&self.idle).pop();
+        let (conn, last) = match pooled {
+            Some(watcher) => watcher,
+            None => match open_reader(path) {
+                Ok(conn) => (conn, -1),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot open a sqlite change watcher; caches read through");
+                    return None;
+                }
+            },
+        };
         let version = conn.prepare_cached("PRAGMA data_version").and_then(|mut st| st.query_row([], |row| row.get(0)));
         let version: i64 = match version {
             Ok(v) => v,
@@ -104,11 +116,21 @@ impl ChangeWatch {
                 return None;
             }
         };
-        if version != self.last_data_version {
-            self.last_data_version = version;
-            self.marker += 1;
+        if version != last {
+            self.marker.fetch_add(1, Ordering::SeqCst);
         }
-        Some(self.marker)
+        let marker = self.marker.load(Ordering::SeqCst);
+        let mut idle = lock(&self.idle);
+        if idle.len() < IDLE_READERS {
+            idle.push((conn, version));
+        }
+        Some(marker)
+    }
+
+    fn written(&self) {
+        if self.path.is_none() {
+            self.marker.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -145,7 +167,11 @@ impl SqliteItemStore {
                 description: format!("sqlite:{}", path.display()),
                 writer: Mutex::new(writer),
                 readers: Some(Readers { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) }),
-                changes: Mutex::new(ChangeWatch { conn: Some(open_reader(path)?), last_data_version: -1, marker: 0 }),
+                changes: ChangeWatch {
+                    path: Some(path.to_path_buf()),
+                    idle: Mutex::new(Vec::new()),
+                    marker: AtomicU64::new(0),
+                },
             }),
         })
     }
@@ -160,7 +186,7 @@ impl SqliteItemStore {
                 description: "sqlite::memory:".into(),
                 writer: Mutex::new(writer),
                 readers: None,
-                changes: Mutex::new(ChangeWatch { conn: None, last_data_version: 0, marker: 0 }),
+                changes: ChangeWatch { path: None, idle: Mutex::new(Vec::new()), marker: AtomicU64::new(0) },
             }),
         })
     }
@@ -201,10 +227,8 @@ fn can_block_in_place() -> bool {
 impl Inner {
     fn write<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let result = f(&mut lock(&self.writer));
-        if self.readers.is_none() {
-            // In memory: no watcher connection; any write attempt may have changed items.
-            lock(&self.changes).marker += 1;
-        }
+        // In memory (no watcher connections): any write attempt may have changed items.
+        self.changes.written();
         result
     }
 
@@ -283,38 +307,13 @@ struct Row {
     data: String,
 }
 
-fn check_key(key: &Key) -> Result<(), StoreError> {
-    check_key_part(PK, &key.pk, MAX_PK_BYTES)?;
-    check_key_part(SK, &key.sk, MAX_SK_BYTES)
-}
-
-fn check_key_part(attr: &str, value: &str, max: usize) -> Result<(), StoreError> {
-    if value.is_empty() {
-        return Err(invalid(format!("key attribute {attr} is empty")));
-    }
-    if value.len() > max {
-        return Err(invalid(format!("key attribute {attr} is longer than {max} bytes")));
-    }
-    Ok(())
-}
-
-/// A key attribute of an item: a non-empty string when present.
-fn key_attr<'a>(item: &'a Item, attr: &str, max: usize) -> Result<Option<&'a str>, StoreError> {
-    match item.get(attr) {
-        None => Ok(None),
-        Some(Value::String(s)) => check_key_part(attr, s, max).map(|()| Some(s.as_str())),
-        Some(_) => Err(invalid(format!("key attribute {attr} must be a string"))),
-    }
-}
-
 /// Validates an item and computes its row.
 fn row_of(item: &Item) -> Result<Row, StoreError> {
-    let pk = key_attr(item, PK, MAX_PK_BYTES)?.ok_or_else(|| invalid("item without pk"))?;
-    let sk = key_attr(item, SK, MAX_SK_BYTES)?.ok_or_else(|| invalid("item without sk"))?;
+    let Key { pk, sk } = check_item(item)?;
     let mut gsi = [None, None];
     for (slot, index) in gsi.iter_mut().zip(Index::ALL) {
-        let ipk = key_attr(item, index.pk_attr(), MAX_PK_BYTES)?;
-        let isk = key_attr(item, index.sk_attr(), MAX_SK_BYTES)?;
+        let ipk = key_attr(item, index.pk_attr())?;
+        let isk = key_attr(item, index.sk_attr())?;
         if let (Some(ipk), Some(isk)) = (ipk, isk) {
             *slot = Some((ipk.to_owned(), isk.to_owned()));
         }
@@ -323,7 +322,7 @@ fn row_of(item: &Item) -> Result<Row, StoreError> {
     if data.len() > MAX_ITEM_BYTES {
         return Err(invalid(format!("item {pk}/{sk} is larger than {MAX_ITEM_BYTES} bytes")));
     }
-    Ok(Row { pk: pk.to_owned(), sk: sk.to_owned(), gsi, data })
+    Ok(Row { pk, sk, gsi, data })
 }
 
 fn parse_item(data: ValueRef<'_>) -> Result<Item, StoreError> {
@@ -392,44 +391,6 @@ fn number_eq(x: &Number, y: &Number) -> bool {
 
 fn as_i128(n: &Number) -> Option<i128> {
     n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from))
-}
-
-fn is_index_attr(attr: &str) -> bool {
-    Index::ALL.iter().any(|i| i.pk_attr() == attr || i.sk_attr() == attr)
-}
-
-/// Static checks of an update (DynamoDB rejects these before looking at the item).
-fn check_update(update: &Update) -> Result<(), StoreError> {
-    let mut seen = HashSet::new();
-    let names = update
-        .set
-        .iter()
-        .chain(&update.set_if_absent)
-        .map(|(a, _)| a)
-        .chain(&update.remove)
-        .chain(update.add.iter().map(|(a, _)| a));
-    for attr in names {
-        if attr.is_empty() {
-            return Err(invalid("empty attribute name in update"));
-        }
-        if attr == PK || attr == SK {
-            return Err(invalid(format!("cannot update key attribute {attr}")));
-        }
-        if !seen.insert(attr.as_str()) {
-            return Err(invalid(format!("attribute {attr} appears more than once in one update")));
-        }
-    }
-    for (attr, value) in update.set.iter().chain(&update.set_if_absent) {
-        if is_index_attr(attr) && !matches!(value, Value::String(s) if !s.is_empty()) {
-            return Err(invalid(format!("index attribute {attr} must be a non-empty string")));
-        }
-    }
-    for (attr, _) in &update.add {
-        if is_index_attr(attr) {
-            return Err(invalid(format!("index attribute {attr} must be a string")));
-        }
-    }
-    Ok(())
 }
 
 /// Applies an update to the current item (or a new item with just its key).
@@ -523,34 +484,6 @@ fn delete_item(conn: &mut Connection, key: &Key, condition: Option<&Condition>) 
     condition_failed_unless(Some(condition), current.as_ref())?;
     remove_row(&tx, key)?;
     tx.commit().map_err(db)
-}
-
-/// Static checks of a transaction; returns the key of every operation.
-fn check_transaction(ops: &[TxOp]) -> Result<Vec<Key>, StoreError> {
-    if ops.len() > MAX_TX_OPS {
-        return Err(invalid(format!("a transaction holds at most {MAX_TX_OPS} operations, got {}", ops.len())));
-    }
-    let mut keys = Vec::with_capacity(ops.len());
-    let mut seen = HashSet::with_capacity(ops.len());
-    for op in ops {
-        let key = match op {
-            TxOp::Put { item, .. } => {
-                row_of(item)?;
-                item.key().ok_or_else(|| invalid("put without pk/sk"))?
-            }
-            TxOp::Update { key, update, .. } => {
-                check_update(update)?;
-                key.clone()
-            }
-            TxOp::Delete { key, .. } | TxOp::Check { key, .. } => key.clone(),
-        };
-        check_key(&key)?;
-        if !seen.insert(key.clone()) {
-            return Err(invalid(format!("two operations on one item in a transaction: {}/{}", key.pk, key.sk)));
-        }
-        keys.push(key);
-    }
-    Ok(keys)
 }
 
 enum Write<'a> {
@@ -857,11 +790,7 @@ impl ItemStore for SqliteItemStore {
     }
 
     fn change_marker(&self) -> Option<u64> {
-        let mut changes = lock(&self.inner.changes);
-        if changes.conn.is_none() {
-            return Some(changes.marker);
-        }
-        changes.marker()
+        self.inner.changes.marker()
     }
 }
 
@@ -901,16 +830,6 @@ mod tests {
         assert!(!holds(&Condition::AttrNotExists("x".into()), None));
         assert!(holds(&Condition::AttrNotExists("x".into()), Some(&it)));
         assert!(holds(&Condition::All(vec![]), None));
-    }
-
-    #[test]
-    fn update_validation() {
-        assert!(matches!(check_update(&Update::new().set("pk", "x")), Err(StoreError::Invalid(_))));
-        assert!(matches!(check_update(&Update::new().remove("sk")), Err(StoreError::Invalid(_))));
-        assert!(matches!(check_update(&Update::new().set("a", 1).add("a", 1)), Err(StoreError::Invalid(_))));
-        assert!(matches!(check_update(&Update::new().set("gsi1pk", 1)), Err(StoreError::Invalid(_))));
-        assert!(matches!(check_update(&Update::new().set("gsi2sk", "")), Err(StoreError::Invalid(_))));
-        assert!(check_update(&Update::new().set("gsi2sk", "x").add("n", 1).remove("r")).is_ok());
     }
 
     #[test]

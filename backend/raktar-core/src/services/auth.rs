@@ -20,9 +20,18 @@ const LAST_USED_GRANULARITY: i64 = 60;
 pub struct Principal {
     pub user: UserRecord,
     pub token: Option<TokenRecord>,
+    /// The store's change marker read when this principal was authenticated (before its items
+    /// were read): later reads of the same request validate caches against it instead of asking
+    /// the store again, so a request sees the store as of its authentication or later.
+    pub(crate) marker: Option<u64>,
 }
 
 impl Principal {
+    /// A principal for `user`, acting through `token` (or with the user's full rights).
+    pub fn new(user: UserRecord, token: Option<TokenRecord>) -> Self {
+        Self { user, token, marker: None }
+    }
+
     pub fn login(&self) -> &str {
         &self.user.login
     }
@@ -220,7 +229,7 @@ impl Registry {
             return Err(DomainError::unauthenticated(format!("the account `{}` is disabled", user.login)));
         }
         if !is_fresh && let Some(m) = marker {
-            self.principals.put(hash.clone(), m, Principal { user: user.clone(), token: Some(token.clone()) });
+            self.principals.put(hash.clone(), m, Principal::new(user.clone(), Some(token.clone())));
         }
         if token.last_used_unix.is_none_or(|t| now - t >= LAST_USED_GRANULARITY)
             && self.claim_last_used_write(&hash, now)
@@ -237,7 +246,7 @@ impl Registry {
                 }
             });
         }
-        Ok(Some(Principal { user, token: Some(token) }))
+        Ok(Some(Principal { user, token: Some(token), marker }))
     }
 
     /// True when this process should write the last-used time now (at most once per granularity

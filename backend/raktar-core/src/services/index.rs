@@ -138,8 +138,9 @@ impl Registry {
         let not_found = || DomainError::not_found(format!("crate `{lowercase_name}` does not exist"));
         let name = CrateName::parse(lowercase_name).map_err(|_| not_found())?;
         let norm = name.normalized();
-        // Read before anything else: the entry built below is valid for this marker at most.
-        let marker = self.items.change_marker();
+        // Read before anything else (at authentication, or now): the entry built below is valid
+        // for this marker at most.
+        let marker = principal.and_then(|p| p.marker).or_else(|| self.items.change_marker());
         let cached = marker.and_then(|m| self.index_cache.fresh(&norm, m));
         let is_fresh = cached.is_some();
         let (canonical, etag, body) = match cached {

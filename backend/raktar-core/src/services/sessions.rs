@@ -145,6 +145,7 @@ impl Principal {
                 external_id: None,
             },
             token: None,
+            marker: None,
         }
     }
 }
@@ -239,7 +240,7 @@ impl Registry {
                 }
             });
         }
-        Ok(Principal { user, token: None })
+        Ok(Principal::new(user, None))
     }
 
     /// Ends one session (logout). Ending an unknown or already ended session succeeds.

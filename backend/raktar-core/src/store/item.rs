@@ -395,6 +395,122 @@ pub fn check_scan_args(segment: Option<(u32, u32)>, limit: u32) -> Result<(), St
     Ok(())
 }
 
+/// DynamoDB's partition-key size limit, applied by every driver.
+pub const MAX_PK_BYTES: usize = 2048;
+/// DynamoDB's sort-key size limit, applied by every driver.
+pub const MAX_SK_BYTES: usize = 1024;
+
+// Request checks every driver runs before touching its backend (DynamoDB's own rules), so that
+// all drivers refuse the same requests with the same errors.
+
+fn invalid(message: impl Into<String>) -> StoreError {
+    StoreError::Invalid(message.into())
+}
+
+fn check_key_part(attr: &str, value: &str, max: usize) -> Result<(), StoreError> {
+    if value.is_empty() {
+        return Err(invalid(format!("key attribute {attr} is empty")));
+    }
+    if value.len() > max {
+        return Err(invalid(format!("key attribute {attr} is longer than {max} bytes")));
+    }
+    Ok(())
+}
+
+/// Checks a key: both parts non-empty and within DynamoDB's size limits.
+pub fn check_key(key: &Key) -> Result<(), StoreError> {
+    check_key_part(PK, &key.pk, MAX_PK_BYTES)?;
+    check_key_part(SK, &key.sk, MAX_SK_BYTES)
+}
+
+/// A key attribute of an item (table or index key): a non-empty string within the size limit
+/// when present.
+pub fn key_attr<'a>(item: &'a Item, attr: &str) -> Result<Option<&'a str>, StoreError> {
+    let max = if attr == PK || Index::ALL.iter().any(|i| i.pk_attr() == attr) { MAX_PK_BYTES } else { MAX_SK_BYTES };
+    match item.get(attr) {
+        None => Ok(None),
+        Some(Value::String(s)) => check_key_part(attr, s, max).map(|()| Some(s.as_str())),
+        Some(_) => Err(invalid(format!("key attribute {attr} must be a string"))),
+    }
+}
+
+/// Checks an item to be written: `pk` and `sk` present, every key attribute valid. Returns its key.
+pub fn check_item(item: &Item) -> Result<Key, StoreError> {
+    let pk = key_attr(item, PK)?.ok_or_else(|| invalid("item without pk"))?;
+    let sk = key_attr(item, SK)?.ok_or_else(|| invalid("item without sk"))?;
+    for index in Index::ALL {
+        key_attr(item, index.pk_attr())?;
+        key_attr(item, index.sk_attr())?;
+    }
+    Ok(Key::new(pk, sk))
+}
+
+/// Whether an attribute is a key attribute of a secondary index.
+pub fn is_index_attr(attr: &str) -> bool {
+    Index::ALL.iter().any(|i| i.pk_attr() == attr || i.sk_attr() == attr)
+}
+
+/// Static checks of an update (DynamoDB rejects these before looking at the item): no empty or
+/// repeated attribute names, no key attributes, index attributes only set to non-empty strings.
+pub fn check_update(update: &Update) -> Result<(), StoreError> {
+    let mut seen = std::collections::HashSet::new();
+    let names = update
+        .set
+        .iter()
+        .chain(&update.set_if_absent)
+        .map(|(a, _)| a)
+        .chain(&update.remove)
+        .chain(update.add.iter().map(|(a, _)| a));
+    for attr in names {
+        if attr.is_empty() {
+            return Err(invalid("empty attribute name in update"));
+        }
+        if attr == PK || attr == SK {
+            return Err(invalid(format!("cannot update key attribute {attr}")));
+        }
+        if !seen.insert(attr.as_str()) {
+            return Err(invalid(format!("attribute {attr} appears more than once in one update")));
+        }
+    }
+    for (attr, value) in update.set.iter().chain(&update.set_if_absent) {
+        if is_index_attr(attr) && !matches!(value, Value::String(s) if !s.is_empty()) {
+            return Err(invalid(format!("index attribute {attr} must be a non-empty string")));
+        }
+    }
+    for (attr, _) in &update.add {
+        if is_index_attr(attr) {
+            return Err(invalid(format!("index attribute {attr} must be a string")));
+        }
+    }
+    Ok(())
+}
+
+/// Static checks of a transaction (size, every operation, one operation per item); returns the
+/// key of every operation, in order.
+pub fn check_transaction(ops: &[TxOp]) -> Result<Vec<Key>, StoreError> {
+    if ops.len() > MAX_TX_OPS {
+        return Err(invalid(format!("a transaction holds at most {MAX_TX_OPS} operations, got {}", ops.len())));
+    }
+    let mut keys = Vec::with_capacity(ops.len());
+    let mut seen = std::collections::HashSet::with_capacity(ops.len());
+    for op in ops {
+        let key = match op {
+            TxOp::Put { item, .. } => check_item(item)?,
+            TxOp::Update { key, update, .. } => {
+                check_update(update)?;
+                key.clone()
+            }
+            TxOp::Delete { key, .. } | TxOp::Check { key, .. } => key.clone(),
+        };
+        check_key(&key)?;
+        if !seen.insert(key.clone()) {
+            return Err(invalid(format!("two operations on one item in a transaction: {}/{}", key.pk, key.sk)));
+        }
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
 /// Queries every page of a query and returns all items. Use only on partitions known to be bounded.
 pub async fn query_all(store: &dyn ItemStore, query: &Query) -> Result<Vec<Item>, StoreError> {
     let mut q = query.clone();
@@ -406,5 +522,62 @@ pub async fn query_all(store: &dyn ItemStore, query: &Query) -> Result<Vec<Item>
             Some(c) => q.cursor = Some(c),
             None => return Ok(items),
         }
+    }
+}
+
+#[cfg(test)]
+mod checks_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn update_checks() {
+        let refused = |u: Update| matches!(check_update(&u), Err(StoreError::Invalid(_)));
+        assert!(refused(Update::new().set("pk", "x")));
+        assert!(refused(Update::new().remove("sk")));
+        assert!(refused(Update::new().set("a", 1).add("a", 1)));
+        assert!(refused(Update::new().set("", 1)));
+        assert!(refused(Update::new().set("gsi1pk", 1)));
+        assert!(refused(Update::new().set("gsi2sk", "")));
+        assert!(refused(Update::new().add("gsi1sk", 1)));
+        assert!(check_update(&Update::new().set("gsi2sk", "x").add("n", 1).remove("r")).is_ok());
+    }
+
+    #[test]
+    fn item_and_key_checks() {
+        let item = |v: Value| match v {
+            Value::Object(map) => Item(map),
+            _ => Item(Map::new()),
+        };
+        assert_eq!(check_item(&item(json!({"pk": "P", "sk": "S"}))).ok(), Some(Key::new("P", "S")));
+        for bad in [
+            json!({"sk": "S"}),
+            json!({"pk": "P"}),
+            json!({"pk": "", "sk": "S"}),
+            json!({"pk": "P", "sk": 1}),
+            json!({"pk": "P", "sk": "S", "gsi1pk": ""}),
+            json!({"pk": "P", "sk": "S", "gsi2sk": 7}),
+            json!({"pk": "P".repeat(MAX_PK_BYTES + 1), "sk": "S"}),
+            json!({"pk": "P", "sk": "S".repeat(MAX_SK_BYTES + 1)}),
+        ] {
+            assert!(matches!(check_item(&item(bad.clone())), Err(StoreError::Invalid(_))), "{bad}");
+        }
+        assert!(check_key(&Key::new("P".repeat(MAX_PK_BYTES), "S".repeat(MAX_SK_BYTES))).is_ok());
+        assert!(check_key(&Key::new("P", "")).is_err());
+    }
+
+    #[test]
+    fn transaction_checks() {
+        let key = Key::new("P", "S");
+        let put = |k: &Key| TxOp::Put {
+            item: Item(Map::from_iter([(PK.to_owned(), json!(k.pk)), (SK.to_owned(), json!(k.sk))])),
+            condition: None,
+        };
+        assert!(check_transaction(&[put(&key), TxOp::Delete { key: key.clone(), condition: None }]).is_err());
+        let many: Vec<TxOp> = (0..=MAX_TX_OPS).map(|i| put(&Key::new("P", format!("{i}")))).collect();
+        assert!(matches!(check_transaction(&many), Err(StoreError::Invalid(_))));
+        let keys = check_transaction(&many[..MAX_TX_OPS]);
+        assert_eq!(keys.map(|k| k.len()).ok(), Some(MAX_TX_OPS));
     }
 }

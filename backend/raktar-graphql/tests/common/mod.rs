@@ -46,7 +46,7 @@ impl Fixture {
     /// A user acting through a web session (the user's full rights).
     pub async fn user(&self, login: &str, role: Role) -> Principal {
         let user = self.registry.create_user("test", &Login::parse(login).unwrap(), None, None, role).await.unwrap();
-        Principal { user, token: None }
+        Principal::new(user, None)
     }
 
     pub async fn publish(&self, who: &Principal, krate: &Krate) {
