@@ -17,10 +17,10 @@
 //! `tokio::task::block_in_place` on a multi-thread runtime (a write may wait for the file lock of
 //! another process), else on the blocking pool.
 
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -80,23 +80,88 @@ struct Inner {
     changes: ChangeWatch,
 }
 
-/// Tracks whether the database changed: `PRAGMA data_version` on a connection that never writes
-/// changes whenever any other connection (of this process or another) commits. The marker moves
-/// whenever one of the watcher connections sees a change since its own previous look: a commit
-/// after a caller read the marker is after every watcher's previous look or was already counted,
-/// so the next answer differs. Watchers are pooled so that threads do not queue on one.
+/// Size of the WAL-index header at the start of the `-shm` file: two copies of a 48-byte header
+/// (see SQLite's `walformat.html`). Every commit rewrites it: its change counter, last frame and
+/// checksums (and after a WAL reset its salts) differ, and new readers find the commit through it.
+const WAL_INDEX_HEADER: usize = 96;
+/// How often the marker also asks SQLite itself (`PRAGMA data_version`), in case the WAL-index
+/// file was replaced or its header did not tell.
+const SAFETY_CHECK: Duration = Duration::from_secs(1);
+
+/// Source of [`ItemStore::change_marker`] for a database file.
+///
+/// Fast path: read the WAL-index header from the `-shm` file (one `pread`, no lock) and compare
+/// it with the last header seen; any difference moves the marker. A commit becomes visible to new
+/// readers exactly when this header is rewritten, so a header read before some data read that
+/// still equals the last one seen proves no commit became visible in between. Each answer that
+/// sees a header other than the last one moves the marker, so interleaved callers can only move
+/// it more often than needed, never less.
+///
+/// Safety net, at most once per [`SAFETY_CHECK`] and whenever the header cannot be read:
+/// `PRAGMA data_version` on a watcher connection that never writes (it changes whenever any other
+/// connection commits), which also reopens the `-shm` file.
+///
 /// The in-memory database has only the writer, so there every write moves the marker instead.
 struct ChangeWatch {
     /// `None` for an in-memory database.
     path: Option<PathBuf>,
+    /// The `-shm` file, opened read-only (`None` until it can be opened).
+    shm: RwLock<Option<std::fs::File>>,
+    /// The last WAL-index header seen, and the marker.
+    state: Mutex<WatchState>,
     /// Idle watcher connections with the data version each saw last.
     idle: Mutex<Vec<(Connection, i64)>>,
-    marker: AtomicU64,
+}
+
+struct WatchState {
+    header: [u8; WAL_INDEX_HEADER],
+    marker: u64,
+    safety_checked: Option<Instant>,
 }
 
 impl ChangeWatch {
+    fn new(path: Option<&Path>) -> Self {
+        let watch = Self {
+            path: path.map(Path::to_path_buf),
+            shm: RwLock::new(None),
+            state: Mutex::new(WatchState { header: [0; WAL_INDEX_HEADER], marker: 0, safety_checked: None }),
+            idle: Mutex::new(Vec::new()),
+        };
+        watch.reopen_shm();
+        watch
+    }
+
     fn marker(&self) -> Option<u64> {
-        let Some(path) = &self.path else { return Some(self.marker.load(Ordering::SeqCst)) };
+        let Some(path) = &self.path else { return Some(lock(&self.state).marker) };
+        let mut header = [0u8; WAL_INDEX_HEADER];
+        let read = match self.shm.read() {
+            Ok(shm) => shm.as_ref().is_some_and(|f| f.read_exact_at(&mut header, 0).is_ok()),
+            Err(_) => false,
+        };
+        let safety_due = {
+            let mut state = lock(&self.state);
+            if read && state.header != header {
+                state.header = header;
+                state.marker += 1;
+            }
+            !read || state.safety_checked.is_none_or(|t| t.elapsed() >= SAFETY_CHECK)
+        };
+        if safety_due {
+            let changed = self.data_version_changed(path)?;
+            let mut state = lock(&self.state);
+            state.safety_checked = Some(Instant::now());
+            if changed {
+                state.marker += 1;
+                drop(state);
+                self.reopen_shm();
+            }
+        }
+        Some(lock(&self.state).marker)
+    }
+
+    /// Whether `PRAGMA data_version` on a watcher connection changed since that connection's
+    /// previous look (a new watcher counts as a change). `None` when SQLite cannot answer.
+    fn data_version_changed(&self, path: &Path) -> Option<bool> {
         let pooled = lock(&self.idle).pop();
         let (conn, last) = match pooled {
             Some(watcher) => watcher,
@@ -116,20 +181,26 @@ impl ChangeWatch {
                 return None;
             }
         };
-        if version != last {
-            self.marker.fetch_add(1, Ordering::SeqCst);
-        }
-        let marker = self.marker.load(Ordering::SeqCst);
         let mut idle = lock(&self.idle);
         if idle.len() < IDLE_READERS {
             idle.push((conn, version));
         }
-        Some(marker)
+        Some(version != last)
+    }
+
+    fn reopen_shm(&self) {
+        let Some(path) = &self.path else { return };
+        let mut shm_path = path.clone().into_os_string();
+        shm_path.push("-shm");
+        let file = std::fs::File::open(&shm_path).ok();
+        if let Ok(mut shm) = self.shm.write() {
+            *shm = file;
+        }
     }
 
     fn written(&self) {
         if self.path.is_none() {
-            self.marker.fetch_add(1, Ordering::SeqCst);
+            lock(&self.state).marker += 1;
         }
     }
 }
@@ -167,11 +238,7 @@ impl SqliteItemStore {
                 description: format!("sqlite:{}", path.display()),
                 writer: Mutex::new(writer),
                 readers: Some(Readers { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) }),
-                changes: ChangeWatch {
-                    path: Some(path.to_path_buf()),
-                    idle: Mutex::new(Vec::new()),
-                    marker: AtomicU64::new(0),
-                },
+                changes: ChangeWatch::new(Some(path)),
             }),
         })
     }
@@ -186,7 +253,7 @@ impl SqliteItemStore {
                 description: "sqlite::memory:".into(),
                 writer: Mutex::new(writer),
                 readers: None,
-                changes: ChangeWatch { path: None, idle: Mutex::new(Vec::new()), marker: AtomicU64::new(0) },
+                changes: ChangeWatch::new(None),
             }),
         })
     }
@@ -859,6 +926,39 @@ mod tests {
         assert_eq!(server.change_marker(), Some(m1));
         server.put(item("P", "B", json!({})), None).await.unwrap();
         assert_ne!(server.change_marker(), Some(m1), "a write by this store moves the marker");
+    }
+
+    /// The fast path of the change marker: every commit, from any connection, rewrites the
+    /// WAL-index header; reads leave it alone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_commit_rewrites_the_wal_index_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("raktar.db");
+        let server = SqliteItemStore::open(&path).unwrap();
+        let cli = SqliteItemStore::open(&path).unwrap();
+        let shm = std::fs::File::open(dir.path().join("raktar.db-shm")).unwrap();
+        let header = || {
+            let mut h = [0u8; WAL_INDEX_HEADER];
+            shm.read_exact_at(&mut h, 0).unwrap();
+            h
+        };
+        let mut seen = vec![header()];
+        for i in 0..5 {
+            let writer = if i % 2 == 0 { &server } else { &cli };
+            writer.put(item("P", &format!("{i}"), json!({})), None).await.unwrap();
+            let before = header();
+            server.get(&Key::new("P", "0")).await.unwrap();
+            cli.query(&Query::partition("P")).await.unwrap();
+            assert_eq!(header(), before, "reads must not rewrite the header");
+            assert!(!seen.contains(&before), "commit {i} did not change the header");
+            seen.push(before);
+        }
+        // An update of the same item and a delete are commits too.
+        server.update(&Key::new("P", "0"), Update::new().set("a", 1), None).await.unwrap();
+        assert!(!seen.contains(&header()));
+        seen.push(header());
+        cli.delete(&Key::new("P", "0"), None).await.unwrap();
+        assert!(!seen.contains(&header()));
     }
 
     #[tokio::test]
