@@ -58,12 +58,19 @@ CREATE TABLE IF NOT EXISTS items (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;
 CREATE INDEX IF NOT EXISTS items_gsi2 ON items (gsi2pk, gsi2sk, pk, sk) WHERE gsi2pk IS NOT NULL;
+CREATE INDEX IF NOT EXISTS items_ttl ON items (json_extract(data, '$.ttl')) WHERE json_extract(data, '$.ttl') IS NOT NULL;
 ";
 
 const SELECT_ONE: &str = "SELECT data FROM items WHERE pk = ?1 AND sk = ?2";
 const UPSERT: &str =
     "INSERT OR REPLACE INTO items (pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 const DELETE_ONE: &str = "DELETE FROM items WHERE pk = ?1 AND sk = ?2";
+/// Expired items, oldest first, through the partial `items_ttl` index (text `ttl` values sort after
+/// every number in SQLite and are never expired).
+const DELETE_EXPIRED: &str = "DELETE FROM items WHERE (pk, sk) IN (
+    SELECT pk, sk FROM items
+    WHERE json_extract(data, '$.ttl') IS NOT NULL AND json_extract(data, '$.ttl') <= ?1
+    ORDER BY json_extract(data, '$.ttl') LIMIT ?2)";
 
 /// The embedded [`ItemStore`] on one SQLite file.
 #[derive(Clone)]
@@ -859,6 +866,18 @@ impl ItemStore for SqliteItemStore {
     fn change_marker(&self) -> Option<u64> {
         self.inner.changes.marker()
     }
+
+    async fn purge_expired(&self, now: i64, limit: u32) -> Result<u64, StoreError> {
+        if limit == 0 {
+            return Err(invalid("purge limit must be at least 1"));
+        }
+        self.write(move |conn| {
+            let mut stmt = conn.prepare_cached(DELETE_EXPIRED).map_err(db)?;
+            let deleted = stmt.execute(params![now, limit]).map_err(db)?;
+            Ok(deleted as u64)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -1047,5 +1066,28 @@ mod tests {
         assert!(p.contains("items_gsi2") && !p.contains("TEMP B-TREE"), "{p}");
         let p = plan("SELECT data FROM items WHERE pk = 'a' AND sk > 'b' ORDER BY sk DESC LIMIT 5");
         assert!(p.contains("PRIMARY KEY") && !p.contains("TEMP B-TREE"), "{p}");
+        let p = plan(&DELETE_EXPIRED.replace("?1", "5").replace("?2", "10"));
+        assert!(p.contains("items_ttl") && !p.contains("SCAN items"), "{p}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn purge_expired_deletes_expired_items_in_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteItemStore::open(&dir.path().join("items.db")).unwrap();
+        for i in 0..3 {
+            store.put(item("S", &format!("{i}"), json!({"ttl": 100 + i})), None).await.unwrap();
+        }
+        store.put(item("S", "live", json!({"ttl": 200})), None).await.unwrap();
+        store.put(item("S", "plain", json!({})), None).await.unwrap();
+        assert_eq!(store.purge_expired(150, 2).await.unwrap(), 2);
+        assert_eq!(store.get(&Key::new("S", "2")).await.unwrap().map(|_| ()), Some(()), "oldest first");
+        assert_eq!(store.purge_expired(150, 2).await.unwrap(), 1);
+        assert_eq!(store.purge_expired(150, 2).await.unwrap(), 0);
+        let left = store.query(&Query::partition("S")).await.unwrap().items;
+        assert_eq!(
+            left.iter().map(|i| i.get_str(SK).unwrap_or_default().to_owned()).collect::<Vec<_>>(),
+            ["live", "plain"]
+        );
+        assert!(matches!(store.purge_expired(150, 0).await, Err(StoreError::Invalid(_))));
     }
 }

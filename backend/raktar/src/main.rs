@@ -328,6 +328,18 @@ async fn run_lambda(
         RegistryConfig { auth_required: settings.auth_required, limits, sessions: auth.sessions.clone() },
     )
     .await?;
+    // Expired sessions, sign-in states and rate-limit windows are reclaimed in the background
+    // (DynamoDB deletes them itself; there this is a no-op).
+    let purger = registry.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PURGE_INTERVAL);
+        loop {
+            every.tick().await;
+            if let Err(e) = purger.purge_expired().await {
+                tracing::warn!(error = %e, "purging expired items failed");
+            }
+        }
+    });
     let state = raktar_http::AppState::new(registry, &public_url)
         .with_web(auth.web_settings(&public_url)?)
         .with_graphiql(args.graphiql.or(file.graphiql).unwrap_or(false));
@@ -416,6 +428,9 @@ async fn token_command(registry: &Registry, cmd: TokenCommand) -> anyhow::Result
     }
 }
 
+/// How often `raktar serve` deletes expired short-lived items.
+const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
 async fn serve(
     settings: config::ServeSettings,
     auth: auth_config::AuthSettings,
@@ -437,6 +452,18 @@ async fn serve(
             sessions: auth.sessions.clone(),
         },
     ));
+    // Expired sessions, sign-in states and rate-limit windows are reclaimed in the background
+    // (DynamoDB deletes them itself; there this is a no-op).
+    let purger = registry.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PURGE_INTERVAL);
+        loop {
+            every.tick().await;
+            if let Err(e) = purger.purge_expired().await {
+                tracing::warn!(error = %e, "purging expired items failed");
+            }
+        }
+    });
     let state = raktar_http::AppState::new(registry, &public_url)
         .with_web(auth.web_settings(&public_url)?)
         .with_graphiql(settings.graphiql);

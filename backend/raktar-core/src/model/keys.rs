@@ -24,7 +24,7 @@ pub mod types {
 
 /// Attribute holding the expiry (unix seconds) of short-lived items: sessions, in-flight SSO logins,
 /// rate-limit windows. DynamoDB's time-to-live deletes them; readers still check it themselves.
-pub const TTL_ATTR: &str = "ttl";
+pub const TTL_ATTR: &str = crate::store::item::TTL;
 
 /// Sort-key prefix of version items inside a crate partition.
 pub const VERSION_PREFIX: &str = "VERSION#";

@@ -92,6 +92,26 @@ impl Registry {
         self.crate_locks[stripe].lock().await
     }
 
+    /// Deletes expired short-lived items (sessions, sign-in states, rate-limit windows) in batches
+    /// and returns how many. A no-op on stores that expire items themselves (DynamoDB).
+    pub async fn purge_expired(&self) -> crate::domain::DomainResult<u64> {
+        const BATCH: u32 = 500;
+        let now = clock::unix_now();
+        let mut total = 0;
+        loop {
+            let n = self.items.purge_expired(now, BATCH).await?;
+            total += n;
+            if n < u64::from(BATCH) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        if total > 0 {
+            tracing::info!(purged = total, "purged expired items");
+        }
+        Ok(total)
+    }
+
     pub fn config(&self) -> &RegistryConfig {
         &self.config
     }

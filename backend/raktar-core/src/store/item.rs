@@ -12,6 +12,9 @@ use serde_json::{Map, Value};
 pub const PK: &str = "pk";
 /// Attribute name of the sort key.
 pub const SK: &str = "sk";
+/// Attribute holding the expiry (unix seconds) of short-lived items; see
+/// [`ItemStore::purge_expired`].
+pub const TTL: &str = "ttl";
 /// Attribute name holding the entity type on every item.
 pub const TYPE: &str = "type";
 
@@ -370,6 +373,16 @@ pub trait ItemStore: Send + Sync + 'static {
 
     /// A short description of the driver for logs ("sqlite:/path", "dynamodb:table").
     fn describe(&self) -> String;
+
+    /// Deletes at most `limit` (at least 1) items whose [`TTL`] attribute is a number at or before
+    /// `now` (unix seconds) and returns how many it deleted. Readers check expiry themselves, so
+    /// this only reclaims space; callers repeat it while it returns `limit`. Backends that expire
+    /// items natively (DynamoDB's time to live on the same attribute) keep this default, which
+    /// deletes nothing.
+    async fn purge_expired(&self, now: i64, limit: u32) -> Result<u64, StoreError> {
+        let _ = (now, limit);
+        Ok(0)
+    }
 
     /// A change marker: a value that differs from every earlier answer once any item of the store
     /// may have changed (written by this process or by any other), or `None` when the driver

@@ -16,7 +16,8 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
 use crate::store::item::{
-    CancelReason, Condition, Index, Item, ItemStore, Key, MAX_TX_OPS, PK, Query, SK, SortKey, StoreError, TxOp, Update,
+    CancelReason, Condition, Index, Item, ItemStore, Key, MAX_TX_OPS, PK, Query, SK, SortKey, StoreError, TTL, TxOp,
+    Update,
 };
 
 /// What a test fixture hands to the suite: the store under test, plus anything that must stay
@@ -86,6 +87,7 @@ suite!(
     concurrent_put_if_not_exists_has_one_winner,
     concurrent_optimistic_updates,
     change_marker_moves_on_every_write,
+    purge_expired_keeps_live_items,
 );
 
 /// Runs every test of the suite in order against one store (panics on the first failure).
@@ -1035,6 +1037,7 @@ macro_rules! item_store_conformance {
             concurrent_put_if_not_exists_has_one_winner,
             concurrent_optimistic_updates,
             change_marker_moves_on_every_write,
+            purge_expired_keeps_live_items,
         );
     };
     ($make:expr) => {
@@ -1094,4 +1097,48 @@ pub async fn change_marker_moves_on_every_write(store: Arc<dyn ItemStore>) {
     check("transact");
     store.delete(&key, None).await.unwrap();
     check("delete");
+}
+
+// ----------------------------------------------------------------------------------------------
+// expiry
+
+/// `purge_expired` never deletes an item that has not expired (later expiry, no `ttl`, a `ttl`
+/// that is not a number) and honours its limit; a driver that purges (any count above zero)
+/// deletes expired items only. Drivers that leave expiry to the backend delete nothing.
+pub async fn purge_expired_keeps_live_items(store: Arc<dyn ItemStore>) {
+    let s = Space::new("purge_expired_keeps_live_items");
+    let now = 1_900_000_000_i64;
+    let expired: Vec<Key> = (0..3).map(|i| s.key("E", &format!("{i}"))).collect();
+    for (i, key) in expired.iter().enumerate() {
+        put(&*store, item(key, json!({ TTL: now - 100 + i as i64 }))).await;
+    }
+    let at_now = s.key("E", "AT_NOW");
+    put(&*store, item(&at_now, json!({ TTL: now }))).await;
+    let live = [
+        (s.key("L", "LATER"), json!({ TTL: now + 1 })),
+        (s.key("L", "NO_TTL"), json!({ "x": 1 })),
+        (s.key("L", "TEXT_TTL"), json!({ TTL: "1" })),
+    ];
+    for (key, attrs) in &live {
+        put(&*store, item(key, attrs.clone())).await;
+    }
+    assert!(matches!(store.purge_expired(now, 0).await, Err(StoreError::Invalid(_)) | Ok(0)));
+    let first = store.purge_expired(now, 1).await.unwrap();
+    assert!(first <= 1, "limit 1 deleted {first} items");
+    let mut purged = first;
+    loop {
+        let n = store.purge_expired(now, 100).await.unwrap();
+        purged += n;
+        if n < 100 {
+            break;
+        }
+    }
+    for (key, attrs) in &live {
+        assert_eq!(get(&*store, key).await, Some(item(key, attrs.clone())), "a live item was purged");
+    }
+    if purged > 0 {
+        for key in expired.iter().chain([&at_now]) {
+            assert_eq!(get(&*store, key).await, None, "expired item {key:?} survived a purge");
+        }
+    }
 }
