@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::domain::{CrateName, CrateVersion, DomainError, DomainResult, Scope};
-use crate::model::{IndexLine, keys};
+use crate::domain::{CrateName, CrateVersion, DomainError, DomainResult, NormalizedName, Scope};
+use crate::model::{CrateRecord, IndexLine, VersionRecord, keys};
 use crate::store::{Condition, TxOp, Update};
 
 use super::auth::{AuthCheck, Principal};
@@ -53,6 +53,13 @@ impl Registry {
             let mut summary = state.summary.clone();
             summary.index_etag = etag_of(&file);
             summary.max_version = compute_max_version(&state.versions);
+            if summary.max_version != state.summary.max_version
+                && let Some(newest) = state.versions.iter().find(|v| v.vers == summary.max_version)
+            {
+                // Crate-level metadata and the reverse-dependency source follow the highest
+                // version, as on publish.
+                follow_version(&mut summary, newest, &norm)?;
+            }
             summary.revision += 1;
             summary.updated_at = clock::now_string();
             let ops = vec![
@@ -86,4 +93,26 @@ impl Registry {
         }
         Err(DomainError::conflict(format!("crate `{name}` is being changed concurrently; please retry")))
     }
+}
+
+/// Takes the crate-level metadata and the local dependencies of `newest` into the summary.
+fn follow_version(summary: &mut CrateRecord, newest: &VersionRecord, own: &NormalizedName) -> DomainResult<()> {
+    let line: IndexLine = serde_json::from_str(&newest.line).map_err(|e| DomainError::internal(e.to_string()))?;
+    let mut local = std::collections::BTreeSet::new();
+    for dep in line.deps.iter().filter(|d| d.registry.is_none()) {
+        let real = dep.package.as_deref().unwrap_or(&dep.name);
+        let norm = NormalizedName::from_stored(real);
+        if &norm != own {
+            local.insert(norm.as_str().to_owned());
+        }
+    }
+    summary.dependencies = local.into_iter().collect();
+    summary.description = newest.description.clone();
+    summary.keywords = newest.keywords.clone();
+    summary.categories = newest.categories.clone();
+    summary.license = newest.license.clone();
+    summary.homepage = newest.homepage.clone();
+    summary.repository = newest.repository.clone();
+    summary.documentation = newest.documentation.clone();
+    Ok(())
 }
