@@ -330,6 +330,12 @@ async fn run_lambda(
     .await?;
     // Expired sessions, sign-in states and rate-limit windows are reclaimed in the background
     // (DynamoDB deletes them itself; there this is a no-op).
+    let warm = registry.clone();
+    tokio::spawn(async move {
+        if let Err(e) = warm.warm_search().await {
+            tracing::warn!(error = %e, "could not load the search catalog ahead of the first search");
+        }
+    });
     let purger = registry.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(PURGE_INTERVAL);
@@ -454,6 +460,12 @@ async fn serve(
     ));
     // Expired sessions, sign-in states and rate-limit windows are reclaimed in the background
     // (DynamoDB deletes them itself; there this is a no-op).
+    let warm = registry.clone();
+    tokio::spawn(async move {
+        if let Err(e) = warm.warm_search().await {
+            tracing::warn!(error = %e, "could not load the search catalog ahead of the first search");
+        }
+    });
     let purger = registry.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(PURGE_INTERVAL);
