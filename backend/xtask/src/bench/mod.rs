@@ -148,7 +148,7 @@ impl Plan {
             },
             warmup: Duration::from_secs(if q { 1 } else { 2 }),
             index_rounds: a.index_rounds.unwrap_or(if q { 1 } else { 2 }),
-            lockfile_runs: a.lockfile_runs.unwrap_or(if q { 2 } else { 5 }),
+            lockfile_runs: a.lockfile_runs.unwrap_or(if q { 2 } else { 11 }),
             search_total: a.search_crates.unwrap_or(if q { 600 } else { 10_000 }),
             search_requests: a.search_requests.unwrap_or(if q { 100 } else { 500 }),
             cargo_search_runs: if q { 2 } else { 5 },
