@@ -328,24 +328,6 @@ async fn run_lambda(
         RegistryConfig { auth_required: settings.auth_required, limits, sessions: auth.sessions.clone() },
     )
     .await?;
-    // Expired sessions, sign-in states and rate-limit windows are reclaimed in the background
-    // (DynamoDB deletes them itself; there this is a no-op).
-    let warm = registry.clone();
-    tokio::spawn(async move {
-        if let Err(e) = warm.warm_search().await {
-            tracing::warn!(error = %e, "could not load the search catalog ahead of the first search");
-        }
-    });
-    let purger = registry.clone();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(PURGE_INTERVAL);
-        loop {
-            every.tick().await;
-            if let Err(e) = purger.purge_expired().await {
-                tracing::warn!(error = %e, "purging expired items failed");
-            }
-        }
-    });
     let state = raktar_http::AppState::new(registry, &public_url)
         .with_web(auth.web_settings(&public_url)?)
         .with_graphiql(args.graphiql.or(file.graphiql).unwrap_or(false));
@@ -437,6 +419,29 @@ async fn token_command(registry: &Registry, cmd: TokenCommand) -> anyhow::Result
 /// How often `raktar serve` deletes expired short-lived items.
 const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// Background work of a long-running server (not of the Lambda handler, which is frozen between
+/// invocations): the search catalog is loaded ahead of the first search, and expired sessions,
+/// sign-in states and rate-limit windows are purged periodically (a no-op on DynamoDB, whose TTL
+/// deletes them).
+fn spawn_background_work(registry: &Arc<Registry>) {
+    let warm = registry.clone();
+    tokio::spawn(async move {
+        if let Err(e) = warm.warm_search().await {
+            tracing::warn!(error = %e, "could not load the search catalog ahead of the first search");
+        }
+    });
+    let purger = registry.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PURGE_INTERVAL);
+        loop {
+            every.tick().await;
+            if let Err(e) = purger.purge_expired().await {
+                tracing::warn!(error = %e, "purging expired items failed");
+            }
+        }
+    });
+}
+
 async fn serve(
     settings: config::ServeSettings,
     auth: auth_config::AuthSettings,
@@ -458,24 +463,7 @@ async fn serve(
             sessions: auth.sessions.clone(),
         },
     ));
-    // Expired sessions, sign-in states and rate-limit windows are reclaimed in the background
-    // (DynamoDB deletes them itself; there this is a no-op).
-    let warm = registry.clone();
-    tokio::spawn(async move {
-        if let Err(e) = warm.warm_search().await {
-            tracing::warn!(error = %e, "could not load the search catalog ahead of the first search");
-        }
-    });
-    let purger = registry.clone();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(PURGE_INTERVAL);
-        loop {
-            every.tick().await;
-            if let Err(e) = purger.purge_expired().await {
-                tracing::warn!(error = %e, "purging expired items failed");
-            }
-        }
-    });
+    spawn_background_work(&registry);
     let state = raktar_http::AppState::new(registry, &public_url)
         .with_web(auth.web_settings(&public_url)?)
         .with_graphiql(settings.graphiql);
