@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::{DomainError, DomainResult, Login};
 use crate::model::{Role, SsoLoginRecord, UserRecord, keys};
-use crate::store::{Condition, Index, Item, TxOp, Update};
+use crate::store::{Condition, Item, TxOp, Update};
 
 use super::auth::hash_token;
 use super::sessions::random_secret;
@@ -229,46 +229,15 @@ impl Registry {
         name: Option<String>,
         email: Option<String>,
     ) -> DomainResult<UserRecord> {
-        let login = &identity.login;
-        let role = identity.role.unwrap_or(crate::model::Role::Member);
-        let id = self.next_user_id().await?;
-        let id = u32::try_from(id).map_err(|_| DomainError::internal("user id counter overflow"))?;
-        let user = UserRecord {
-            id,
-            login: login.as_str().to_owned(),
+        self.insert_user(super::users::NewUser {
+            actor: "oidc",
+            login: &identity.login,
             name,
             email,
-            role,
-            disabled: false,
-            created_at: clock::now_string(),
-            revision: 1,
-            password_hash: None,
+            role: identity.role.unwrap_or(crate::model::Role::Member),
             external_id: Some(external_id.to_owned()),
-        };
-        let (g2pk, g2sk) = keys::user_directory_index(login);
-        let mut detail = BTreeMap::new();
-        detail.insert("user".to_owned(), login.as_str().to_owned());
-        detail.insert("role".to_owned(), role.as_str().to_owned());
-        detail.insert("source".to_owned(), "oidc".to_owned());
-        let ops = vec![
-            TxOp::Put {
-                item: Item::from_entity(&keys::user(login), keys::types::USER, &user)?.with_index(
-                    Index::Gsi2,
-                    g2pk,
-                    g2sk,
-                ),
-                condition: Some(Condition::NotExists),
-            },
-            audit::event("oidc", "user-create", None, None, detail)?,
-        ];
-        match self.items.transact(ops).await {
-            Ok(()) => {
-                tracing::info!(user = %login, role = role.as_str(), "user created from the identity provider");
-                Ok(user)
-            }
-            Err(e) if e.failed_condition_at(0) => Err(DomainError::conflict(format!("user `{login}` already exists"))),
-            Err(e) => Err(e.into()),
-        }
+        })
+        .await
     }
 }
 
