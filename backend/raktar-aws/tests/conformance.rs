@@ -100,14 +100,7 @@ raktar_core::blob_store_conformance!(s3_blobs_under_prefix, blobs(Some("registry
 async fn item_suite_on_one_shared_table() {
     let store = fresh_table().await;
     let shared: Arc<dyn ItemStore> = Arc::new(store.clone());
-    let tasks: Vec<_> = raktar_core::testkit::item::all_tests()
-        .into_iter()
-        .map(|(name, test)| (name, tokio::spawn(test(Arc::clone(&shared)))))
-        .collect();
-    for (name, task) in tasks {
-        task.await.unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
-    raktar_core::testkit::item::run_all(shared).await;
+    raktar_core::testkit::item::run_all_concurrently_then_in_order(shared).await;
     let metrics = store.metrics();
     eprintln!("item suite twice on {}: {metrics:?}", store.describe());
     assert!(metrics.requests() > 0);
@@ -117,14 +110,7 @@ async fn item_suite_on_one_shared_table() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn blob_suite_on_one_shared_bucket() {
     let store = blobs(Some("shared")).await;
-    let tasks: Vec<_> = raktar_core::testkit::blob::all_tests()
-        .into_iter()
-        .map(|(name, test)| (name, tokio::spawn(test(Arc::clone(&store)))))
-        .collect();
-    for (name, task) in tasks {
-        task.await.unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
-    raktar_core::testkit::blob::run_all(store).await;
+    raktar_core::testkit::blob::run_all_concurrently_then_in_order(store).await;
 }
 
 // ----------------------------------------------------------------------------------------------

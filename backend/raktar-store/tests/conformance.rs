@@ -33,26 +33,12 @@ raktar_core::blob_store_conformance!(fs_blobs, fs());
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn item_suite_on_one_shared_store() {
     let (store, _dir) = sqlite();
-    let tasks: Vec<_> = raktar_core::testkit::item::all_tests()
-        .into_iter()
-        .map(|(name, test)| (name, tokio::spawn(test(Arc::clone(&store)))))
-        .collect();
-    for (name, task) in tasks {
-        task.await.unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
-    raktar_core::testkit::item::run_all(store).await;
+    raktar_core::testkit::item::run_all_concurrently_then_in_order(store).await;
 }
 
 /// The whole blob suite at once, every test concurrently, against one shared directory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn blob_suite_on_one_shared_store() {
     let (store, _dir) = fs();
-    let tasks: Vec<_> = raktar_core::testkit::blob::all_tests()
-        .into_iter()
-        .map(|(name, test)| (name, tokio::spawn(test(Arc::clone(&store)))))
-        .collect();
-    for (name, task) in tasks {
-        task.await.unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
-    raktar_core::testkit::blob::run_all(store).await;
+    raktar_core::testkit::blob::run_all_concurrently_then_in_order(store).await;
 }
