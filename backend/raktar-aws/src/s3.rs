@@ -42,7 +42,7 @@ use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
-use raktar_core::store::blob::{Blob, BlobError, BlobLocation, BlobStore, PutOutcome, validate_key};
+use raktar_core::store::blob::{Blob, BlobError, BlobLocation, BlobStore, PutOutcome, validate_key, validate_prefix};
 
 /// Retries of a put answered with `409 ConditionalRequestConflict`.
 const CONFLICT_RETRIES: u32 = 8;
@@ -151,26 +151,6 @@ where
     let error = DisplayErrorContext(err).to_string();
     tracing::warn!(op, key, error = %error, "S3 request failed");
     BlobError::Backend(format!("S3 {op} {key}: {error}"))
-}
-
-/// Checks a list prefix: whole valid segments, then an optional partial segment (which may be
-/// empty, i.e. the prefix ends with `/`), like the filesystem driver.
-fn validate_prefix(prefix: &str) -> Result<(), BlobError> {
-    let bad = || BlobError::InvalidKey(prefix.to_owned());
-    if prefix.len() > 512 {
-        return Err(bad());
-    }
-    let (dirs, partial) = match prefix.rsplit_once('/') {
-        Some((dirs, partial)) => (Some(dirs), partial),
-        None => (None, prefix),
-    };
-    if let Some(dirs) = dirs {
-        validate_key(dirs).map_err(|_| bad())?;
-    }
-    if !partial.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-')) {
-        return Err(bad());
-    }
-    Ok(())
 }
 
 #[async_trait]

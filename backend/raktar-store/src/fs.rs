@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::TryStreamExt;
-use raktar_core::store::blob::{Blob, BlobError, BlobLocation, BlobStore, PutOutcome, validate_key};
+use raktar_core::store::blob::{Blob, BlobError, BlobLocation, BlobStore, PutOutcome, validate_key, validate_prefix};
 use tokio_util::io::ReaderStream;
 
 /// Size of the chunks a blob is streamed in.
@@ -115,26 +115,6 @@ fn sync_dir(dir: &Path) {
 /// Whether a file name can be a key segment (anything else, like temporary files, is not a blob).
 fn is_key_segment(name: &str) -> bool {
     validate_key(name).is_ok()
-}
-
-/// Checks a list prefix: whole valid segments, then an optional partial segment (which may be
-/// empty, i.e. the prefix ends with `/`).
-fn validate_prefix(prefix: &str) -> Result<(), BlobError> {
-    let bad = || BlobError::InvalidKey(prefix.to_owned());
-    if prefix.len() > 512 {
-        return Err(bad());
-    }
-    let (dirs, partial) = match prefix.rsplit_once('/') {
-        Some((dirs, partial)) => (Some(dirs), partial),
-        None => (None, prefix),
-    };
-    if let Some(dirs) = dirs {
-        validate_key(dirs).map_err(|_| bad())?;
-    }
-    if !partial.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-')) {
-        return Err(bad());
-    }
-    Ok(())
 }
 
 fn list_blocking(root: &Path, prefix: &str) -> Result<Vec<String>, BlobError> {

@@ -86,6 +86,26 @@ pub fn validate_key(key: &str) -> Result<(), BlobError> {
     if ok { Ok(()) } else { Err(BlobError::InvalidKey(key.to_owned())) }
 }
 
+/// Checks a list prefix: whole valid key segments, then an optional partial segment (which may be
+/// empty, i.e. the prefix ends with `/`). Every driver calls this before listing.
+pub fn validate_prefix(prefix: &str) -> Result<(), BlobError> {
+    let bad = || BlobError::InvalidKey(prefix.to_owned());
+    if prefix.len() > 512 {
+        return Err(bad());
+    }
+    let (dirs, partial) = match prefix.rsplit_once('/') {
+        Some((dirs, partial)) => (Some(dirs), partial),
+        None => (None, prefix),
+    };
+    if let Some(dirs) = dirs {
+        validate_key(dirs).map_err(|_| bad())?;
+    }
+    if !partial.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-')) {
+        return Err(bad());
+    }
+    Ok(())
+}
+
 /// The blob-store port.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
