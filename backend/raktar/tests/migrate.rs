@@ -106,18 +106,6 @@ fn aws_flags(home: &AwsHome) -> Vec<String> {
     .collect()
 }
 
-/// A fresh, empty table and bucket on moto.
-fn fresh_aws_home() -> AwsHome {
-    let home = AwsHome::fresh();
-    for args in [["aws", "create-table", "--table", &home.table], ["aws", "create-bucket", "--bucket", &home.bucket]] {
-        let mut cmd = raktar_command();
-        home.apply(&mut cmd);
-        cmd.args(args);
-        run_with_timeout(cmd, CLI_TIMEOUT).assert_success();
-    }
-    home
-}
-
 fn migrate(from: &Path, to: &Path, extra: &[&str]) -> CmdOutput {
     let mut cmd = raktar_command();
     cmd.arg("migrate").arg("--from").arg(from).arg("--to").arg(to).args(extra);
@@ -187,7 +175,7 @@ fn round_trip_embedded_aws_embedded_is_identical() {
     write_config(&source_cfg, &source);
 
     // 2. To AWS, interrupted after a few copies, then resumed.
-    let middle = fresh_aws_home();
+    let middle = create_aws_home();
     let middle_cfg = path_in(&dir, "aws.toml");
     std::fs::write(&middle_cfg, aws_config(&middle)).unwrap();
     let out = migrate(&source_cfg, &middle_cfg, &["--limit", "7", "--page-size", "3"]);

@@ -1005,7 +1005,7 @@ fn s3_download_redirect(method: &str, status: u16, headers: &reqwest::header::He
 
 /// Creates a fresh table and bucket on moto with the admin CLI (`raktar aws create-table`,
 /// `raktar aws create-bucket`).
-fn create_aws_home() -> aws::AwsHome {
+pub fn create_aws_home() -> aws::AwsHome {
     let home = aws::AwsHome::fresh();
     for args in [["aws", "create-table", "--table", &home.table], ["aws", "create-bucket", "--bucket", &home.bucket]] {
         let mut cmd = raktar_command();
