@@ -76,13 +76,7 @@ pub async fn run_all(store: Arc<dyn BlobStore>) {
 /// Every test of the suite at once, concurrently, against one shared store (the tests' key spaces
 /// must keep them apart on a shared, non-empty backend); then [`run_all`] on the same store.
 pub async fn run_all_concurrently_then_in_order(store: Arc<dyn BlobStore>) {
-    let tasks: Vec<_> =
-        all_tests().into_iter().map(|(name, test)| (name, tokio::spawn(test(Arc::clone(&store))))).collect();
-    for (name, task) in tasks {
-        if let Err(e) = task.await {
-            panic!("{name}: {e}");
-        }
-    }
+    super::run_concurrently(&store, all_tests()).await;
     run_all(store).await;
 }
 
