@@ -19,18 +19,14 @@ const CATALOG_TTL: Duration = Duration::from_secs(30);
 /// Most results per page.
 pub const MAX_PER_PAGE: usize = 100;
 
+/// A crate in the catalog: its summary plus the normalized forms ranking compares.
 #[derive(Debug, Clone)]
 struct Entry {
-    name: String,
     /// Lowercase, `-` as `_`.
     norm: String,
-    description: Option<String>,
     description_lower: String,
+    /// Lowercase with `-` as `_`, like names and query terms.
     keywords: Vec<String>,
-    max_version: String,
-    updated_at: String,
-    /// Normalized names of the local crates the newest version depends on (reverse dependencies).
-    dependencies: Vec<String>,
     /// The whole summary as loaded (API views answer from it without another read).
     record: Arc<CrateRecord>,
 }
@@ -39,23 +35,17 @@ impl Entry {
     fn from_record(r: &CrateRecord) -> Self {
         Self {
             norm: NormalizedName::from_stored(&r.name).as_str().to_owned(),
-            name: r.name.clone(),
-            description: r.description.clone(),
-            description_lower: r.description.clone().unwrap_or_default().to_lowercase(),
-            // Lowercase with `-` as `_`, like names and query terms, so ranking allocates nothing.
+            description_lower: r.description.as_deref().unwrap_or_default().to_lowercase(),
             keywords: r.keywords.iter().map(|k| k.to_lowercase().replace('-', "_")).collect(),
-            max_version: r.max_version.clone(),
-            updated_at: r.updated_at.clone(),
-            dependencies: r.dependencies.clone(),
             record: Arc::new(r.clone()),
         }
     }
 
     fn hit(&self) -> SearchHit {
         SearchHit {
-            name: self.name.clone(),
-            max_version: self.max_version.clone(),
-            description: self.description.clone(),
+            name: self.record.name.clone(),
+            max_version: self.record.max_version.clone(),
+            description: self.record.description.clone(),
             summary: Some(self.record.clone()),
         }
     }
@@ -388,7 +378,7 @@ impl Registry {
         let state =
             self.catalog.state.read().map_err(|_| crate::domain::DomainError::internal("catalog lock poisoned"))?;
         let mut found: Vec<&Arc<Entry>> =
-            state.entries.values().filter(|e| e.dependencies.iter().any(|d| d == name.as_str())).collect();
+            state.entries.values().filter(|e| e.record.dependencies.iter().any(|d| d == name.as_str())).collect();
         found.sort_unstable_by(|a, b| a.norm.cmp(&b.norm));
         let total = found.len();
         let hits = found.into_iter().skip(offset).take(limit.min(MAX_PER_PAGE)).map(|e| e.hit()).collect();
@@ -401,7 +391,7 @@ impl Registry {
         let state =
             self.catalog.state.read().map_err(|_| crate::domain::DomainError::internal("catalog lock poisoned"))?;
         let mut all: Vec<&Arc<Entry>> = state.entries.values().collect();
-        all.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        all.sort_by(|a, b| b.record.updated_at.cmp(&a.record.updated_at));
         Ok(all.into_iter().take(limit).map(|e| e.hit()).collect())
     }
 
@@ -435,7 +425,7 @@ impl Registry {
             // Keep entries this process updated while the reload was reading (they are newer).
             for (k, e) in s.entries.drain() {
                 match entries.get(&k) {
-                    Some(loaded) if loaded.updated_at >= e.updated_at => {}
+                    Some(loaded) if loaded.record.updated_at >= e.record.updated_at => {}
                     _ => {
                         entries.insert(k, e);
                     }
@@ -580,7 +570,11 @@ mod tests {
     fn exact_then_prefix_then_substring() {
         let index = SearchIndex::build(&catalog());
         let names = |q: &str| -> Vec<String> {
-            index.ranked(&PreparedQuery::new(q)).into_iter().map(|(_, i)| index.entries[i].name.clone()).collect()
+            index
+                .ranked(&PreparedQuery::new(q))
+                .into_iter()
+                .map(|(_, i)| index.entries[i].record.name.clone())
+                .collect()
         };
         assert_eq!(names("serde"), ["serde", "serde_json", "serde-yaml"]);
         assert_eq!(names("json")[..2], ["json", "simd-json"]);
