@@ -66,24 +66,32 @@ impl Principal {
 /// request. Expiry times are checked on every use.
 #[derive(Default)]
 pub(crate) struct PrincipalCache {
-    entries: std::sync::RwLock<std::collections::HashMap<String, (u64, Principal)>>,
+    entries: std::sync::RwLock<std::collections::HashMap<String, CachedPrincipal>>,
+}
+
+/// A token and its user as read at a change marker.
+#[derive(Clone)]
+struct CachedPrincipal {
+    marker: u64,
+    token: TokenRecord,
+    user: UserRecord,
 }
 
 /// Principals kept before the cache is cleared (a bound on memory).
 const PRINCIPAL_CACHE_MAX: usize = 10_000;
 
 impl PrincipalCache {
-    fn fresh(&self, hash: &str, marker: u64) -> Option<Principal> {
+    fn fresh(&self, hash: &str, marker: u64) -> Option<(TokenRecord, UserRecord)> {
         let entries = self.entries.read().ok()?;
-        entries.get(hash).filter(|(m, _)| *m == marker).map(|(_, p)| p.clone())
+        entries.get(hash).filter(|c| c.marker == marker).map(|c| (c.token.clone(), c.user.clone()))
     }
 
-    fn put(&self, hash: String, marker: u64, principal: Principal) {
+    fn put(&self, hash: String, entry: CachedPrincipal) {
         if let Ok(mut entries) = self.entries.write() {
             if entries.len() >= PRINCIPAL_CACHE_MAX && !entries.contains_key(&hash) {
                 entries.clear();
             }
-            entries.insert(hash, (marker, principal));
+            entries.insert(hash, entry);
         }
     }
 }
@@ -199,7 +207,7 @@ impl Registry {
         let cached = marker.and_then(|m| self.principals.fresh(&hash, m));
         let is_fresh = cached.is_some();
         let (token, user) = match cached {
-            Some(p) => (p.token, p.user),
+            Some(found) => found,
             None => {
                 let Some(item) = self.items.get(&key).await? else {
                     return Err(DomainError::unauthenticated("the token is invalid or has been revoked"));
@@ -211,11 +219,8 @@ impl Registry {
                     return Err(DomainError::unauthenticated("the token's user no longer exists"));
                 };
                 let user: UserRecord = user_item.to_entity()?;
-                (Some(token), user)
+                (token, user)
             }
-        };
-        let Some(token) = token else {
-            return Err(DomainError::internal("cached principal without a token"));
         };
         let now = clock::unix_now();
         if token.expires_unix.is_some_and(|exp| exp <= now) {
@@ -229,7 +234,7 @@ impl Registry {
             return Err(DomainError::unauthenticated(format!("the account `{}` is disabled", user.login)));
         }
         if !is_fresh && let Some(m) = marker {
-            self.principals.put(hash.clone(), m, Principal::new(user.clone(), Some(token.clone())));
+            self.principals.put(hash.clone(), CachedPrincipal { marker: m, token: token.clone(), user: user.clone() });
         }
         if token.last_used_unix.is_none_or(|t| now - t >= LAST_USED_GRANULARITY)
             && self.claim_last_used_write(&hash, now)
