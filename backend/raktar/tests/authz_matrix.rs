@@ -1,0 +1,440 @@
+//! The authorization matrix as one table: every cargo endpoint and every GraphQL mutation, called
+//! by every kind of caller (no token, a read-only token, a token limited to other crates, a
+//! non-owner, a revoked token, an expired token, a disabled user, the owner, an administrator),
+//! against the real `raktar serve` in private mode.
+//!
+//! The table must cover the API: [`table_covers_every_endpoint_and_mutation`] reads the cargo routes
+//! from the router's source and the mutations from the committed schema, so a new endpoint or
+//! mutation fails this suite until it is added to the table.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::graphql::{error_codes, post};
+use common::publish::PublishRequest;
+use common::{Http, HttpResponse, TestServer};
+use serde_json::{Value, json};
+
+/// The callers, in column order.
+const CALLERS: [&str; 9] =
+    ["anonymous", "read", "pattern", "non-owner", "revoked", "expired", "disabled", "owner", "admin"];
+
+/// What one call must answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// Success (cargo: 2xx; GraphQL: no errors).
+    Ok,
+    /// Cargo: this status with a cargo error body. GraphQL: not used.
+    Status(u16),
+    /// GraphQL: every error carries this `extensions.code`.
+    Code(&'static str),
+}
+
+use Want::{Code, Ok as OK, Status};
+
+const C401: Want = Status(401);
+const C403: Want = Status(403);
+const UNAUTH: Want = Code("UNAUTHENTICATED");
+const FORBID: Want = Code("FORBIDDEN");
+
+/// One request to make: built fresh for every caller (`n` is unique per call).
+enum Call {
+    Cargo { method: &'static str, path: String, body: Option<Vec<u8>> },
+    Graphql(String),
+}
+
+/// One row of the table.
+struct Row {
+    /// `METHOD /path` of the cargo route (as written in the router) or `mutation NAME`.
+    covers: &'static str,
+    build: fn(usize) -> Call,
+    /// Run before each call (as the admin), to put the state the call needs back in place.
+    setup: Option<fn(&World)>,
+    want: [Want; 9],
+}
+
+struct World {
+    server: TestServer,
+    http: Http,
+    admin: String,
+    /// Tokens by caller, in [`CALLERS`] order (`None` for anonymous).
+    tokens: Vec<Option<String>>,
+    counter: AtomicUsize,
+}
+
+impl World {
+    fn admin(&self) -> Option<&str> {
+        Some(&self.admin)
+    }
+
+    fn gql_admin(&self, query: &str) {
+        let body = post(&self.http, self.admin(), query, json!({})).json();
+        assert!(error_codes(&body).is_empty(), "setup `{query}` failed: {body}");
+    }
+}
+
+fn owners_body(logins: &[&str]) -> Option<Vec<u8>> {
+    Some(serde_json::to_vec(&json!({ "users": logins })).unwrap())
+}
+
+fn world() -> World {
+    let server = TestServer::start();
+    server.create_user("admin", true);
+    let admin = server.create_token("admin", "admin-token");
+    let alice = server.user_with_token("alice");
+    let bob = server.user_with_token("bob");
+    server.create_user("carol", false);
+    server.create_user("erin", false);
+    let read = server.create_token_with("alice", "alice-read", &["--scope", "read"]);
+    let pattern = server.create_token_with("alice", "alice-other", &["--crate", "other-*"]);
+    let revoked = server.create_token("alice", "alice-revoked");
+    let expired = server.create_token_with("alice", "alice-expired", &["--expires-in", "1s"]);
+    let dora = server.user_with_token("dora");
+    let http = server.http();
+
+    // `demo` (owned by alice and dora), `1.0.0` downloadable.
+    let first = PublishRequest::new("demo", "1.0.0");
+    http.put_crate(first.body(), Some(&alice)).assert_status(200);
+    let resp = http.request(
+        "PUT",
+        "/api/v1/crates/demo/owners",
+        Some(&alice),
+        &[("content-type", "application/json")],
+        owners_body(&["dora"]),
+    );
+    resp.assert_status(200);
+    // Every token works before it is revoked, expires or its user is disabled.
+    for token in [&read, &pattern, &revoked, &expired, &dora] {
+        http.get_index("config.json", Some(token), &[]).assert_status(200);
+    }
+    server.revoke_token("alice", "alice-revoked");
+    server.cli_ok(&["user", "disable", "dora"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+
+    let tokens = vec![
+        None,
+        Some(read),
+        Some(pattern),
+        Some(bob),
+        Some(revoked),
+        Some(expired),
+        Some(dora),
+        Some(alice),
+        Some(admin.clone()),
+    ];
+    World { server, http, admin, tokens, counter: AtomicUsize::new(0) }
+}
+
+/// The download URL of `demo 1.0.0` by checksum.
+fn checksum_path() -> String {
+    let cksum = PublishRequest::new("demo", "1.0.0").cksum();
+    format!("/api/v1/dl/demo/1.0.0/{cksum}")
+}
+
+fn cargo(method: &'static str, path: impl Into<String>, body: Option<Vec<u8>>) -> Call {
+    Call::Cargo { method, path: path.into(), body }
+}
+
+fn table() -> Vec<Row> {
+    // Reads: every valid token of an enabled user may read (scopes and crate patterns limit writes).
+    let read_ok = [C401, OK, OK, OK, C401, C401, C401, OK, OK];
+    // Writes on `demo` (owners and admins, with the right scope and a matching crate pattern).
+    let owner_write = [C401, C403, C403, C403, C401, C401, C401, OK, OK];
+    let gql_owner_write = [UNAUTH, FORBID, FORBID, FORBID, UNAUTH, UNAUTH, UNAUTH, OK, OK];
+    let gql_admin_only = [UNAUTH, FORBID, FORBID, FORBID, UNAUTH, UNAUTH, UNAUTH, FORBID, OK];
+    let gql_own_tokens = [UNAUTH, OK, OK, OK, UNAUTH, UNAUTH, UNAUTH, OK, OK];
+    vec![
+        Row {
+            covers: "GET /index/config.json",
+            build: (|_| cargo("GET", "/index/config.json", None)),
+            setup: None,
+            want: read_ok,
+        },
+        Row {
+            covers: "GET /index/{*path}",
+            build: (|_| cargo("GET", "/index/de/mo/demo", None)),
+            setup: None,
+            want: read_ok,
+        },
+        Row {
+            covers: "GET /api/v1/crates",
+            build: (|_| cargo("GET", "/api/v1/crates?q=demo&per_page=5", None)),
+            setup: None,
+            want: read_ok,
+        },
+        Row {
+            covers: "GET /api/v1/crates/{name}/owners",
+            build: (|_| cargo("GET", "/api/v1/crates/demo/owners", None)),
+            setup: None,
+            want: read_ok,
+        },
+        Row {
+            covers: "GET /api/v1/crates/{name}/{version}/download",
+            build: (|_| cargo("GET", "/api/v1/crates/demo/1.0.0/download", None)),
+            setup: None,
+            want: read_ok,
+        },
+        Row {
+            covers: "GET /api/v1/dl/{name}/{version}/{cksum}",
+            build: (|_| cargo("GET", checksum_path(), None)),
+            setup: None,
+            want: read_ok,
+        },
+        Row { covers: "GET /health", build: (|_| cargo("GET", "/health", None)), setup: None, want: [OK; 9] },
+        Row {
+            covers: "PUT /api/v1/crates/new",
+            // A new version of an existing crate: publish-update scope, ownership.
+            build: (|n| {
+                cargo("PUT", "/api/v1/crates/new", Some(PublishRequest::new("demo", &format!("1.1.{n}")).body()))
+            }),
+            setup: None,
+            want: owner_write,
+        },
+        Row {
+            covers: "PUT /api/v1/crates/new",
+            // A new crate: publish-new scope and a matching crate pattern; anyone enabled may.
+            build: (|n| {
+                cargo("PUT", "/api/v1/crates/new", Some(PublishRequest::new(&format!("fresh-{n}"), "0.1.0").body()))
+            }),
+            setup: None,
+            want: [C401, C403, C403, OK, C401, C401, C401, OK, OK],
+        },
+        Row {
+            covers: "DELETE /api/v1/crates/{name}/{version}/yank",
+            build: (|_| cargo("DELETE", "/api/v1/crates/demo/1.0.0/yank", None)),
+            setup: None,
+            want: owner_write,
+        },
+        Row {
+            covers: "PUT /api/v1/crates/{name}/{version}/unyank",
+            build: (|_| cargo("PUT", "/api/v1/crates/demo/1.0.0/unyank", None)),
+            setup: None,
+            want: owner_write,
+        },
+        Row {
+            covers: "PUT /api/v1/crates/{name}/owners",
+            build: (|_| cargo("PUT", "/api/v1/crates/demo/owners", owners_body(&["carol"]))),
+            setup: None,
+            want: owner_write,
+        },
+        Row {
+            covers: "DELETE /api/v1/crates/{name}/owners",
+            build: (|_| cargo("DELETE", "/api/v1/crates/demo/owners", owners_body(&["carol"]))),
+            setup: Some(|w| w.gql_admin("mutation { addCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }")),
+            want: owner_write,
+        },
+        Row {
+            covers: "mutation yankVersion",
+            build: (|_| {
+                Call::Graphql("mutation { yankVersion(crate: \"demo\", version: \"1.0.0\") { yanked } }".into())
+            }),
+            setup: None,
+            want: gql_owner_write,
+        },
+        Row {
+            covers: "mutation unyankVersion",
+            build: (|_| {
+                Call::Graphql("mutation { unyankVersion(crate: \"demo\", version: \"1.0.0\") { yanked } }".into())
+            }),
+            setup: None,
+            want: gql_owner_write,
+        },
+        Row {
+            covers: "mutation addCrateOwners",
+            build: (|_| {
+                Call::Graphql("mutation { addCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }".into())
+            }),
+            setup: None,
+            want: gql_owner_write,
+        },
+        Row {
+            covers: "mutation removeCrateOwners",
+            build: (|_| {
+                Call::Graphql("mutation { removeCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }".into())
+            }),
+            setup: Some(|w| w.gql_admin("mutation { addCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }")),
+            want: gql_owner_write,
+        },
+        Row {
+            covers: "mutation createUser",
+            build: (|n| {
+                Call::Graphql(format!("mutation {{ createUser(input: {{ login: \"new-user-{n}\" }}) {{ login }} }}"))
+            }),
+            setup: None,
+            want: gql_admin_only,
+        },
+        Row {
+            covers: "mutation setUserRole",
+            build: (|_| Call::Graphql("mutation { setUserRole(login: \"erin\", role: MEMBER) { role } }".into())),
+            setup: None,
+            want: gql_admin_only,
+        },
+        Row {
+            covers: "mutation disableUser",
+            build: (|_| Call::Graphql("mutation { disableUser(login: \"erin\") { disabled } }".into())),
+            setup: Some(|w| w.gql_admin("mutation { enableUser(login: \"erin\") { disabled } }")),
+            want: gql_admin_only,
+        },
+        Row {
+            covers: "mutation enableUser",
+            build: (|_| Call::Graphql("mutation { enableUser(login: \"erin\") { disabled } }".into())),
+            setup: Some(|w| w.gql_admin("mutation { disableUser(login: \"erin\") { disabled } }")),
+            want: gql_admin_only,
+        },
+        Row {
+            covers: "mutation createToken",
+            // Own tokens: every enabled caller. The new token is no more than any caller holds (READ,
+            // limited to the crate pattern of the `pattern` caller's token).
+            build: (|n| {
+                Call::Graphql(format!(
+                    "mutation {{ createToken(input: {{ name: \"minted-{n}\", scopes: [READ], crates: [\"other-*\"] }}) {{ secret }} }}"
+                ))
+            }),
+            setup: None,
+            want: gql_own_tokens,
+        },
+        Row {
+            covers: "mutation revokeToken",
+            build: (|n| {
+                Call::Graphql(format!(
+                    "mutation {{ c: createToken(input: {{ name: \"gone-{n}\", scopes: [READ], crates: [\"other-*\"] }}) {{ secret }} \
+                     r: revokeToken(name: \"gone-{n}\") {{ name }} }}"
+                ))
+            }),
+            setup: None,
+            want: gql_own_tokens,
+        },
+    ]
+}
+
+/// Which outcome a response is, in the table's terms.
+fn outcome(call: &Call, resp: &HttpResponse) -> Result<Want, String> {
+    match call {
+        Call::Cargo { .. } => {
+            if (200..300).contains(&resp.status) {
+                let is_error =
+                    serde_json::from_slice::<Value>(&resp.body).ok().is_some_and(|v| v.get("errors").is_some());
+                return if is_error { Err(format!("2xx with an error body: {resp}")) } else { Ok(OK) };
+            }
+            let json: Value =
+                serde_json::from_slice(&resp.body).map_err(|_| format!("error without a JSON body: {resp}"))?;
+            let detail = json["errors"][0]["detail"].as_str().unwrap_or_default();
+            if detail.is_empty() {
+                return Err(format!("error without `errors[].detail`: {resp}"));
+            }
+            if resp.status == 401 && resp.header("www-authenticate").is_none_or(|h| !h.starts_with("Cargo login_url="))
+            {
+                return Err(format!("401 without the cargo login challenge: {resp}"));
+            }
+            Ok(Status(resp.status))
+        }
+        Call::Graphql(_) => {
+            let body = resp.json();
+            let codes = error_codes(&body);
+            match codes.first() {
+                None => Ok(OK),
+                Some(first) if codes.iter().all(|c| c == first) => Ok(Code(Box::leak(first.clone().into_boxed_str()))),
+                Some(_) => Err(format!("mixed error codes {codes:?}: {body}")),
+            }
+        }
+    }
+}
+
+#[test]
+fn every_endpoint_and_mutation_for_every_caller() {
+    let w = world();
+    let mut failures = Vec::new();
+    for row in table() {
+        for (i, who) in CALLERS.iter().enumerate() {
+            if let Some(setup) = &row.setup {
+                setup(&w);
+            }
+            let n = w.counter.fetch_add(1, Ordering::Relaxed);
+            let call = (row.build)(n);
+            let token = w.tokens[i].as_deref();
+            let resp = match &call {
+                Call::Cargo { method, path, body } => {
+                    let mut headers = vec![("accept", "application/json")];
+                    if *method != "GET" && path.contains("owners") {
+                        headers.push(("content-type", "application/json"));
+                    }
+                    w.http.request(method, path, token, &headers, body.clone())
+                }
+                Call::Graphql(query) => post(&w.http, token, query, json!({})),
+            };
+            match outcome(&call, &resp) {
+                Ok(got) if got == row.want[i] => {}
+                Ok(got) => {
+                    failures.push(format!("{} as {who}: expected {:?}, got {got:?}\n{resp}", row.covers, row.want[i]))
+                }
+                Err(e) => failures.push(format!("{} as {who}: {e}", row.covers)),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} authorization mismatches:\n\n{}\n{}",
+        failures.len(),
+        failures.join("\n\n"),
+        w.server.logs()
+    );
+}
+
+/// The cargo routes as written in the router (`.route("/path", get(..).put(..))`).
+fn cargo_routes() -> BTreeSet<String> {
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../raktar-http/src/cargo/mod.rs")).unwrap();
+    let mut routes = BTreeSet::new();
+    for line in src.lines() {
+        let Some(rest) = line.trim().strip_prefix(".route(\"") else { continue };
+        let Some((path, methods)) = rest.split_once('"') else { continue };
+        for method in ["get", "put", "post", "delete", "patch"] {
+            if methods.contains(&format!("{method}(")) {
+                routes.insert(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    routes
+}
+
+/// The mutation names in the committed schema.
+fn schema_mutations() -> BTreeSet<String> {
+    let sdl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/raktar.v1.graphql")).unwrap();
+    let body = sdl.split("type Mutation {").nth(1).expect("the schema has a Mutation type");
+    let body = &body[..body.find("\n}").expect("end of the Mutation type")];
+    let mut in_doc = false;
+    let mut names = BTreeSet::new();
+    for line in body.lines().map(str::trim) {
+        if line.starts_with("\"\"\"") {
+            // A one-line description opens and closes on the same line.
+            if !(line.len() > 3 && line.ends_with("\"\"\"")) {
+                in_doc = !in_doc;
+            }
+            continue;
+        }
+        if in_doc || line.is_empty() {
+            continue;
+        }
+        let name: String = line.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if !name.is_empty() {
+            names.insert(format!("mutation {name}"));
+        }
+    }
+    names
+}
+
+#[test]
+fn table_covers_every_endpoint_and_mutation() {
+    let covered: BTreeSet<String> = table().iter().map(|r| r.covers.to_owned()).collect();
+    let routes = cargo_routes();
+    assert!(routes.len() >= 10, "the route scan found too few routes: {routes:?}");
+    let mutations = schema_mutations();
+    assert!(mutations.len() >= 10, "the schema scan found too few mutations: {mutations:?}");
+    let missing: Vec<&String> = routes.iter().chain(&mutations).filter(|r| !covered.contains(*r)).collect();
+    assert!(missing.is_empty(), "add these to the authorization matrix: {missing:?}");
+    let stale: Vec<&String> = covered.iter().filter(|c| !routes.contains(*c) && !mutations.contains(*c)).collect();
+    assert!(stale.is_empty(), "the matrix lists endpoints that no longer exist: {stale:?}");
+}
