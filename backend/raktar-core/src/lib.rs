@@ -5,7 +5,7 @@
 //! ports in `raktar-store`; edges (HTTP, CLI) call services only.
 
 pub mod store;
-#[cfg(feature = "testkit")]
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
 pub mod domain;

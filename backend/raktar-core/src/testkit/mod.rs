@@ -1,5 +1,6 @@
 //! Shared driver conformance suites.
 pub mod blob;
+pub mod fuzz;
 pub mod item;
 
 use std::sync::Arc;

@@ -317,6 +317,21 @@ impl TestServer {
         )
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's peak resident memory so far (`VmHWM`), in bytes.
+    pub fn peak_rss_bytes(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmHWM:") * 1024
+    }
+
+    /// The server's resident memory now (`VmRSS`), in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmRSS:") * 1024
+    }
+
     /// An HTTP client for this server.
     pub fn http(&self) -> Http {
         Http::new(&self.url)
@@ -908,6 +923,16 @@ impl Http {
             config["dl"].as_str().unwrap_or_else(|| panic!("config.json has no string `dl`: {config}")).to_string();
         dl_url(&dl, name, vers, cksum)
     }
+}
+
+/// A `kB` field of `/proc/PID/status` (Linux).
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
 /// Expands cargo's `dl` template markers (or appends `/{crate}/{version}/download`).
