@@ -204,6 +204,8 @@ pub struct TestServer {
     data_dir: tempfile::TempDir,
     /// The AWS home (`RAKTAR_TEST_HOME=aws`): the server keeps its items and blobs on moto.
     aws: Option<aws::AwsHome>,
+    /// The extra `serve` arguments (kept for a restart).
+    extra: Vec<String>,
 }
 
 impl TestServer {
@@ -221,77 +223,23 @@ impl TestServer {
     pub fn start_with_args(extra: &[&str]) -> Self {
         let data_dir = tempfile::Builder::new().prefix("raktar-e2e-data-").tempdir().expect("create data dir");
         let aws = aws::aws_home_requested().then(create_aws_home);
-        let mut cmd = raktar_command();
-        if let Some(home) = &aws {
-            home.apply(&mut cmd);
-        }
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(data_dir.path())
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let command = describe_command(&cmd);
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn `{command}`: {e}"));
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (child, url, stdout, stderr) = spawn_server(data_dir.path(), aws.as_ref(), &extra);
+        TestServer { child, url, stdout, stderr, data_dir, aws, extra }
+    }
 
-        let stdout_log = Arc::new(Mutex::new(String::new()));
-        let stderr_log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel::<String>();
-        {
-            let out = child.stdout.take().unwrap();
-            let log = Arc::clone(&stdout_log);
-            thread::spawn(move || {
-                for line in BufReader::new(out).lines() {
-                    let Ok(line) = line else { break };
-                    log.lock().unwrap().push_str(&format!("{line}\n"));
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        {
-            let err = child.stderr.take().unwrap();
-            let log = Arc::clone(&stderr_log);
-            thread::spawn(move || {
-                for line in BufReader::new(err).lines() {
-                    let Ok(line) = line else { break };
-                    log.lock().unwrap().push_str(&format!("{line}\n"));
-                }
-            });
-        }
-
-        let deadline = Instant::now() + SERVER_START_TIMEOUT;
-        let url = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.split("Raktar listening on ").nth(1) {
-                        let url = rest.trim().trim_end_matches('/').to_string();
-                        assert!(
-                            url.starts_with("http://127.0.0.1:"),
-                            "unexpected listening URL {url:?} in line {line:?}"
-                        );
-                        break url;
-                    }
-                }
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    thread::sleep(Duration::from_millis(200));
-                    panic!(
-                        "`{command}` did not print `Raktar listening on http://...` within \
-                         {SERVER_START_TIMEOUT:?} ({e:?}).\n--- stdout ---\n{}\n--- stderr ---\n{}",
-                        stdout_log.lock().unwrap(),
-                        stderr_log.lock().unwrap()
-                    );
-                }
-            }
-        };
-        // Keep draining stdout (the channel receiver is dropped; sends just fail).
-        drop(rx);
-        TestServer { child, url, stdout: stdout_log, stderr: stderr_log, data_dir, aws }
+    /// Kills the server with SIGKILL (no shutdown of any kind) and starts it again on the same
+    /// home; `url` changes (a new port). The logs of both runs are kept.
+    pub fn kill9_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, url, stdout, stderr) = spawn_server(self.data_dir.path(), self.aws.as_ref(), &self.extra);
+        let previous = format!("{}\n--- (killed with SIGKILL and restarted) ---\n", self.logs());
+        self.stdout.lock().unwrap().insert_str(0, &previous);
+        self.child = child;
+        self.url = url;
+        self.stdout = stdout;
+        self.stderr = stderr;
     }
 
     /// `sparse+http://127.0.0.1:PORT/index/`
@@ -481,6 +429,83 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
             _ => {}
         }
     }
+}
+
+/// Starts `raktar serve` on 127.0.0.1 with `data_dir` (and the AWS home, if any); waits for its
+/// listening line. Returns the child, its URL and its stdout/stderr logs.
+fn spawn_server(
+    data_dir: &Path,
+    aws: Option<&aws::AwsHome>,
+    extra: &[String],
+) -> (Child, String, Arc<Mutex<String>>, Arc<Mutex<String>>) {
+    let mut cmd = raktar_command();
+    if let Some(home) = aws {
+        home.apply(&mut cmd);
+    }
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let command = describe_command(&cmd);
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn `{command}`: {e}"));
+
+    let stdout_log = Arc::new(Mutex::new(String::new()));
+    let stderr_log = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = mpsc::channel::<String>();
+    {
+        let out = child.stdout.take().unwrap();
+        let log = Arc::clone(&stdout_log);
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                log.lock().unwrap().push_str(&format!("{line}\n"));
+                let _ = tx.send(line);
+            }
+        });
+    }
+    {
+        let err = child.stderr.take().unwrap();
+        let log = Arc::clone(&stderr_log);
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                log.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+    }
+
+    let deadline = Instant::now() + SERVER_START_TIMEOUT;
+    let url = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(rest) = line.split("Raktar listening on ").nth(1) {
+                    let url = rest.trim().trim_end_matches('/').to_string();
+                    assert!(url.starts_with("http://127.0.0.1:"), "unexpected listening URL {url:?} in line {line:?}");
+                    break url;
+                }
+            }
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                thread::sleep(Duration::from_millis(200));
+                panic!(
+                    "`{command}` did not print `Raktar listening on http://...` within \
+                     {SERVER_START_TIMEOUT:?} ({e:?}).\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                    stdout_log.lock().unwrap(),
+                    stderr_log.lock().unwrap()
+                );
+            }
+        }
+    };
+    // Keep draining stdout (the channel receiver is dropped; sends just fail).
+    drop(rx);
+    (child, url, stdout_log, stderr_log)
 }
 
 impl Drop for TestServer {
