@@ -153,6 +153,44 @@ where
     BlobError::Backend(format!("S3 {op} {key}: {error}"))
 }
 
+impl S3BlobStore {
+    /// Every blob key under a prefix with its `LastModified` time (now when S3 gives none).
+    async fn list_objects(&self, prefix: &str) -> Result<Vec<(String, SystemTime)>, BlobError> {
+        validate_prefix(prefix)?;
+        let object_prefix = self.object_key(prefix);
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&object_prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| backend("ListObjectsV2", prefix, &e))?;
+            for object in out.contents() {
+                let Some(object_key) = object.key() else { continue };
+                match self.blob_key(object_key) {
+                    Some(key) if validate_key(key).is_ok() => {
+                        let modified = object
+                            .last_modified()
+                            .and_then(|t| SystemTime::try_from(*t).ok())
+                            .unwrap_or_else(SystemTime::now);
+                        keys.push((key.to_owned(), modified));
+                    }
+                    _ => tracing::debug!(bucket = %self.bucket, object_key, "skipping object that is not a blob key"),
+                }
+            }
+            token = out.next_continuation_token().map(str::to_owned);
+            if token.is_none() || out.is_truncated() != Some(true) {
+                return Ok(keys);
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl BlobStore for S3BlobStore {
     async fn put_if_absent(&self, key: &str, data: Bytes, content_type: &str) -> Result<PutOutcome, BlobError> {
@@ -231,32 +269,11 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
-        validate_prefix(prefix)?;
-        let object_prefix = self.object_key(prefix);
-        let mut keys = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(&object_prefix)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| backend("ListObjectsV2", prefix, &e))?;
-            for object in out.contents() {
-                let Some(object_key) = object.key() else { continue };
-                match self.blob_key(object_key) {
-                    Some(key) if validate_key(key).is_ok() => keys.push(key.to_owned()),
-                    _ => tracing::debug!(bucket = %self.bucket, object_key, "skipping object that is not a blob key"),
-                }
-            }
-            token = out.next_continuation_token().map(str::to_owned);
-            if token.is_none() || out.is_truncated() != Some(true) {
-                return Ok(keys);
-            }
-        }
+        Ok(self.list_objects(prefix).await?.into_iter().map(|(key, _)| key).collect())
+    }
+
+    async fn list_modified(&self, prefix: &str) -> Result<Vec<(String, SystemTime)>, BlobError> {
+        self.list_objects(prefix).await
     }
 
     fn describe(&self) -> String {

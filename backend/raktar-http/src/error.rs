@@ -43,9 +43,25 @@ pub fn status_of(e: &DomainError) -> StatusCode {
     }
 }
 
-/// A cargo error body with one detail.
+/// Longest error detail sent to a client (bytes). Services quote client input only truncated; this
+/// is the last line of defence, so no error body can ever be large.
+pub const MAX_DETAIL_BYTES: usize = 1024;
+
+/// `detail` cut to at most [`MAX_DETAIL_BYTES`] bytes (at a character boundary, with `...`).
+pub fn cap_detail(detail: &str) -> std::borrow::Cow<'_, str> {
+    if detail.len() <= MAX_DETAIL_BYTES {
+        return std::borrow::Cow::Borrowed(detail);
+    }
+    let mut end = MAX_DETAIL_BYTES - 3;
+    while !detail.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}...", &detail[..end]))
+}
+
+/// A cargo error body with one detail (capped at [`MAX_DETAIL_BYTES`]).
 pub fn cargo_error(status: StatusCode, detail: &str) -> Response {
-    let body = json!({ "errors": [{ "detail": detail }] });
+    let body = json!({ "errors": [{ "detail": cap_detail(detail) }] });
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
@@ -81,4 +97,17 @@ impl IntoResponse for ApiError {
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("request handler panicked");
     cargo_error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error; the error has been logged")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_are_capped() {
+        assert_eq!(cap_detail("short"), "short");
+        let long = "\u{e9}".repeat(5000);
+        let capped = cap_detail(&long);
+        assert!(capped.len() <= MAX_DETAIL_BYTES && capped.ends_with("..."), "{}", capped.len());
+    }
 }

@@ -9,6 +9,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -117,7 +118,8 @@ fn is_key_segment(name: &str) -> bool {
     validate_key(name).is_ok()
 }
 
-fn list_blocking(root: &Path, prefix: &str) -> Result<Vec<String>, BlobError> {
+/// Every key under a prefix with its file's modification time.
+fn list_blocking(root: &Path, prefix: &str) -> Result<Vec<(String, SystemTime)>, BlobError> {
     let (dirs, partial) = match prefix.rsplit_once('/') {
         Some((dirs, partial)) => (dirs, partial),
         None => ("", prefix),
@@ -146,12 +148,48 @@ fn list_blocking(root: &Path, prefix: &str) -> Result<Vec<String>, BlobError> {
             if file_type.is_dir() {
                 stack.push((entry.path(), format!("{key_prefix}{name}/"), String::new()));
             } else if file_type.is_file() {
-                keys.push(format!("{key_prefix}{name}"));
+                let modified = entry.metadata().and_then(|m| m.modified()).map_err(|e| io_error(&entry.path(), e))?;
+                keys.push((format!("{key_prefix}{name}"), modified));
             }
         }
     }
     keys.sort();
     Ok(keys)
+}
+
+/// Removes temporary files (`.~tmp-*`, left by a process killed in the middle of a write) last
+/// modified before `before`, anywhere under the root.
+fn remove_temporaries_blocking(root: &Path, before: SystemTime) -> Result<u64, BlobError> {
+    let mut removed = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if is_missing(&e) => continue,
+            Err(e) => return Err(io_error(&dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error(&dir, e))?;
+            let file_type = entry.file_type().map_err(|e| io_error(&entry.path(), e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if file_type.is_dir() {
+                if is_key_segment(&name) {
+                    stack.push(entry.path());
+                }
+            } else if file_type.is_file() && name.starts_with(TMP_PREFIX) {
+                let modified = entry.metadata().and_then(|m| m.modified()).map_err(|e| io_error(&entry.path(), e))?;
+                if modified < before {
+                    match fs::remove_file(entry.path()) {
+                        Ok(()) => removed += 1,
+                        Err(e) if is_missing(&e) => {}
+                        Err(e) => return Err(io_error(&entry.path(), e)),
+                    }
+                }
+            }
+        }
+    }
+    Ok(removed)
 }
 
 #[async_trait]
@@ -213,7 +251,20 @@ impl BlobStore for FsBlobStore {
         validate_prefix(prefix)?;
         let root = self.root.clone();
         let prefix = prefix.to_owned();
+        let listed = tokio::task::spawn_blocking(move || list_blocking(&root, &prefix)).await.map_err(join_error)??;
+        Ok(listed.into_iter().map(|(key, _)| key).collect())
+    }
+
+    async fn list_modified(&self, prefix: &str) -> Result<Vec<(String, SystemTime)>, BlobError> {
+        validate_prefix(prefix)?;
+        let root = self.root.clone();
+        let prefix = prefix.to_owned();
         tokio::task::spawn_blocking(move || list_blocking(&root, &prefix)).await.map_err(join_error)?
+    }
+
+    async fn remove_stale_temporaries(&self, before: SystemTime) -> Result<u64, BlobError> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || remove_temporaries_blocking(&root, before)).await.map_err(join_error)?
     }
 
     fn describe(&self) -> String {
@@ -256,5 +307,25 @@ mod tests {
         assert_eq!(store.list("").await.unwrap(), vec!["a/b.crate"]);
         assert_eq!(store.list("a/").await.unwrap(), vec!["a/b.crate"]);
         assert_eq!(store.describe(), format!("fs:{}", dir.path().join("blobs").display()));
+    }
+
+    #[tokio::test]
+    async fn stale_temporary_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::new(dir.path().join("blobs"));
+        store.put_if_absent("crates/a/b.crate", Bytes::from_static(b"x"), "x").await.unwrap();
+        let old = dir.path().join("blobs/crates/a/.~tmp-00000000000000aa");
+        let fresh = dir.path().join("blobs/crates/.~tmp-00000000000000bb");
+        fs::write(&old, b"partial").unwrap();
+        fs::write(&fresh, b"partial").unwrap();
+        let hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
+        File::options().write(true).open(&old).unwrap().set_modified(hour_ago).unwrap();
+        let cutoff = SystemTime::now() - std::time::Duration::from_secs(600);
+        assert_eq!(store.remove_stale_temporaries(cutoff).await.unwrap(), 1);
+        assert!(!old.exists() && fresh.exists());
+        assert!(dir.path().join("blobs/crates/a/b.crate").exists());
+        // A missing root is nothing to clean.
+        let empty = FsBlobStore::new(dir.path().join("none"));
+        assert_eq!(empty.remove_stale_temporaries(SystemTime::now()).await.unwrap(), 0);
     }
 }

@@ -26,8 +26,8 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use raktar_core::store::item::{
-    CancelReason, Condition, Index, Item, ItemStore, Key, PK, Page, Query, SK, SortKey, StoreError, TxOp, Update,
-    check_item, check_key, check_transaction, check_update, key_attr,
+    CancelReason, Condition, Index, Item, ItemStore, Key, MAX_ITEM_BYTES, PK, Page, Query, SK, SortKey, StoreError,
+    TxOp, Update, check_item, check_key, check_transaction, check_update, key_attr,
 };
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params, params_from_iter};
@@ -40,8 +40,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const IDLE_READERS: usize = 8;
 /// Prepared statements cached per connection (query shapes vary by index, condition, direction).
 const STATEMENT_CACHE: usize = 64;
-/// DynamoDB's item size limit, applied to the JSON form.
-const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// `PRAGMA user_version` of the schema this driver writes.
 const SCHEMA_VERSION: i64 = 1;
 

@@ -36,6 +36,30 @@ pub struct FileConfig {
     /// `[import]`: defaults of `raktar import`.
     #[serde(default)]
     pub import: Option<crate::import::ImportFile>,
+    /// `[cleanup]`: the orphan sweep.
+    #[serde(default)]
+    pub cleanup: Option<CleanupFile>,
+}
+
+/// `[cleanup]` of the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CleanupFile {
+    /// Blobs no version refers to are removed once older than this (`90s`, `15m`, `12h`, `7d`).
+    pub orphan_grace: Option<String>,
+}
+
+/// The orphan sweep's grace period: the flag or variable, else `[cleanup] orphan_grace`, else
+/// one hour.
+pub fn resolve_orphan_grace(flag: Option<&str>, file: &FileConfig) -> anyhow::Result<std::time::Duration> {
+    let raw = flag.map(str::to_owned).or_else(|| file.cleanup.as_ref().and_then(|c| c.orphan_grace.clone()));
+    match raw {
+        None => Ok(raktar_core::services::sweep::DEFAULT_GRACE),
+        Some(raw) => {
+            let secs = parse_lifetime(&raw).with_context(|| format!("invalid orphan grace period `{raw}`"))?;
+            Ok(std::time::Duration::from_secs(u64::try_from(secs).context("grace period out of range")?))
+        }
+    }
 }
 
 impl FileConfig {

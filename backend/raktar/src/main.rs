@@ -61,6 +61,21 @@ enum Command {
     /// Import existing .crate files (files, directories, a cargo registry cache), reading each
     /// crate's packaged Cargo.toml.
     Import(import::ImportArgs),
+    /// Remove orphan blobs (.crate files and READMEs no version refers to, left by interrupted
+    /// publishes) and stale temporary files older than the grace period. `serve` also does this
+    /// at start and every hour.
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, Args)]
+struct SweepArgs {
+    /// Keep orphans younger than this (`90s`, `15m`, `12h`, `7d`; default `[cleanup]
+    /// orphan_grace`, else 1h).
+    #[arg(long, env = "RAKTAR_ORPHAN_GRACE")]
+    grace: Option<String>,
+    /// Only report what would be removed.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +140,9 @@ struct ServeArgs {
     #[arg(long, env = "RAKTAR_GRAPHIQL", num_args = 0..=1, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
     graphiql: Option<bool>,
+    /// Grace period of the orphan sweep (see `raktar sweep`).
+    #[arg(long, env = "RAKTAR_ORPHAN_GRACE")]
+    orphan_grace: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -257,8 +275,15 @@ async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 file.auth.as_ref(),
                 file.oidc.as_ref(),
             )?;
+            let grace = config::resolve_orphan_grace(args.orphan_grace.as_deref(), &file)?;
             let home = home::resolve(cli.home, file.store.as_ref(), &settings.data_dir, Platform::Process)?;
-            serve(settings, auth, home).await
+            serve(settings, auth, home, grace).await
+        }
+        Command::Sweep(args) => {
+            let grace = config::resolve_orphan_grace(args.grace.as_deref(), &file)?;
+            let registry =
+                open_registry(&admin_home(cli.home, cli.data_dir, &file)?, RegistryConfig::default()).await?;
+            sweep_command(&registry, grace, args.dry_run).await
         }
         Command::Lambda(args) => run_lambda(args, cli.home, cli.data_dir, file).await,
         Command::Aws(cmd) => aws_command(cmd, cli.home, &file).await,
@@ -416,18 +441,60 @@ async fn token_command(registry: &Registry, cmd: TokenCommand) -> anyhow::Result
     }
 }
 
+/// `raktar sweep`: one orphan sweep with progress on stderr and a summary.
+async fn sweep_command(registry: &Registry, grace: std::time::Duration, dry_run: bool) -> anyhow::Result<()> {
+    eprintln!("sweeping orphan blobs older than {}s{}", grace.as_secs(), if dry_run { " (dry run)" } else { "" });
+    let mut last = std::time::Instant::now();
+    let mut progress = |done: u64, total: u64| {
+        if last.elapsed() >= std::time::Duration::from_secs(1) {
+            eprintln!("  {done}/{total} blobs checked");
+            last = std::time::Instant::now();
+        }
+    };
+    let report = registry.sweep_orphans(grace, dry_run, &mut progress).await?;
+    let verb = if dry_run { "would remove" } else { "removed" };
+    for key in &report.removed {
+        println!("{verb} {key}");
+    }
+    println!(
+        "{} blobs examined: {} referenced, {} too recent, {} unknown; {verb} {} orphans ({} failed) and {} temporary files",
+        report.examined,
+        report.referenced,
+        report.recent,
+        report.unknown,
+        report.removed.len(),
+        report.failed,
+        report.temporaries_removed
+    );
+    if report.failed > 0 {
+        bail!("{} orphan blobs could not be removed (see the log)", report.failed);
+    }
+    Ok(())
+}
+
 /// How often `raktar serve` deletes expired short-lived items.
 const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Background work of a long-running server (not of the Lambda handler, which is frozen between
 /// invocations): the search catalog is loaded ahead of the first search, and expired sessions,
 /// sign-in states and rate-limit windows are purged periodically (a no-op on DynamoDB, whose TTL
-/// deletes them).
-fn spawn_background_work(registry: &Arc<Registry>) {
+/// deletes them), and orphan blobs are swept at start and hourly.
+fn spawn_background_work(registry: &Arc<Registry>, orphan_grace: std::time::Duration) {
     let warm = registry.clone();
     tokio::spawn(async move {
         if let Err(e) = warm.warm_search().await {
             tracing::warn!(error = %e, "could not load the search catalog ahead of the first search");
+        }
+    });
+    // Orphan blobs of interrupted publishes: at start, then every hour.
+    let sweeper = registry.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            if let Err(e) = sweeper.sweep_orphans(orphan_grace, false, &mut |_, _| {}).await {
+                tracing::warn!(error = %e, "the orphan sweep failed");
+            }
         }
     });
     let purger = registry.clone();
@@ -446,6 +513,7 @@ async fn serve(
     settings: config::ServeSettings,
     auth: auth_config::AuthSettings,
     home: HomeSettings,
+    orphan_grace: std::time::Duration,
 ) -> anyhow::Result<()> {
     // The stores (and AWS clients) once; an unreachable table or bucket stops the start.
     let stores = home::open_home(&home).await?;
@@ -463,7 +531,7 @@ async fn serve(
             sessions: auth.sessions.clone(),
         },
     ));
-    spawn_background_work(&registry);
+    spawn_background_work(&registry, orphan_grace);
     let state = raktar_http::AppState::new(registry, &public_url)
         .with_web(auth.web_settings(&public_url)?)
         .with_graphiql(settings.graphiql);

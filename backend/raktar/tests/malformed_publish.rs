@@ -215,6 +215,82 @@ fn pax_record(key: &str, value: &str) -> Vec<u8> {
     format!("{len}{rest}").into_bytes()
 }
 
+/// A request whose metadata passes every limit but whose version item would exceed the store's
+/// item size limit (400 KB): 300 dependencies from another registry with 100 features each.
+fn oversized_item_request(name: &str) -> PublishRequest {
+    let features: Vec<String> = (0..100).map(|j| format!("feature_{j:03}")).collect();
+    let deps: Vec<Value> = (0..300)
+        .map(|i| {
+            let mut d = dependency(&format!("dep{i}"), "^1");
+            d["registry"] = json!("sparse+https://other.invalid/index/");
+            d["features"] = json!(features);
+            d
+        })
+        .collect();
+    let req = PublishRequest::new(name, "1.0.0").field("deps", Value::Array(deps));
+    assert!(req.metadata_bytes().len() < MIB, "the metadata must pass the JSON limit");
+    req
+}
+
+/// The issue-8 upload bomb: a gzip tar whose first entry is a GNU long-name header claiming `nuls`
+/// bytes, followed by that many NULs, then a regular file and the end of the archive (the old
+/// reader buffered the whole name and echoed it, escaped, in the error).
+///
+/// Built without compressing `nuls` bytes: one sync-flushed deflate chunk of 1 MiB of zeros only
+/// refers to the zeros before it, so it is repeated. The gzip trailer's CRC is left 0: no reader
+/// gets that far (the archive is refused at its first header).
+fn long_name_bomb(nuls: usize) -> Vec<u8> {
+    use flate2::{Compress, Compression, FlushCompress, Status};
+    const CHUNK: usize = MIB;
+    assert!(nuls.is_multiple_of(CHUNK) && nuls >= 2 * CHUNK);
+    fn deflate(c: &mut Compress, input: &[u8], flush: FlushCompress) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 * 1024);
+        let mut consumed = 0;
+        for _ in 0..100_000 {
+            let before = c.total_in();
+            let status = c.compress_vec(&input[consumed..], &mut out, flush).unwrap();
+            consumed += usize::try_from(c.total_in() - before).unwrap();
+            let done = match flush {
+                FlushCompress::Finish => status == Status::StreamEnd,
+                _ => consumed == input.len() && out.len() < out.capacity(),
+            };
+            if done {
+                return out;
+            }
+            out.reserve(64 * 1024);
+        }
+        panic!("deflate did not finish");
+    }
+    let mut header = tar::Header::new_gnu();
+    {
+        let old = header.as_old_mut();
+        old.name = [0; 100];
+        old.name[..13].copy_from_slice(b"././@LongLink");
+    }
+    header.set_entry_type(tar::EntryType::GNULongName);
+    header.set_mode(0o644);
+    header.set_size(nuls as u64);
+    header.set_cksum();
+    let zeros = vec![0u8; CHUNK];
+    let mut c = Compress::new(Compression::best(), false);
+    let mut first = header.as_bytes().to_vec();
+    first.extend_from_slice(&zeros);
+    let mut deflated = deflate(&mut c, &first, FlushCompress::Sync);
+    let chunk = deflate(&mut c, &zeros, FlushCompress::Sync);
+    for _ in 1..nuls / CHUNK {
+        deflated.extend_from_slice(&chunk);
+    }
+    let mut last = raw_tar(&[RawEntry::file(format!("{}/x.rs", prefix()), "x")], true);
+    last.extend_from_slice(&[0u8; 512]);
+    let total = 512 + nuls + last.len();
+    deflated.extend(deflate(&mut c, &last, FlushCompress::Finish));
+    let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    gz.extend(deflated);
+    gz.extend_from_slice(&0u32.to_le_bytes());
+    gz.extend_from_slice(&(total as u32).to_le_bytes());
+    gz
+}
+
 // ---------------------------------------------------------------------------------------------
 // The corpus
 // ---------------------------------------------------------------------------------------------
@@ -635,6 +711,63 @@ fn corpus() -> Vec<Case> {
             &["gnu-evil", "not inside"],
         ),
         case(
+            "GNU long-name header over 4 KiB",
+            with_crate(gzip(&raw_tar(
+                &{
+                    let mut e = valid_entries();
+                    e.push(RawEntry::new("././@LongLink", tar::EntryType::GNULongName, vec![b'a'; 5000]));
+                    e.push(RawEntry::file(format!("{p}/x.rs"), "x"));
+                    e
+                },
+                true,
+            ))),
+            400,
+            &["extension header", "4096"],
+        ),
+        case(
+            "PAX header over 4 KiB",
+            with_crate(gzip(&raw_tar(
+                &{
+                    let mut e = valid_entries();
+                    e.push(RawEntry::new("pax", tar::EntryType::XHeader, pax_record("comment", &"c".repeat(5000))));
+                    e.push(RawEntry::file(format!("{p}/x.rs"), "x"));
+                    e
+                },
+                true,
+            ))),
+            400,
+            &["extension header", "4096"],
+        ),
+        case(
+            "PAX `size` override",
+            with_crate(gzip(&raw_tar(
+                &{
+                    let mut e = valid_entries();
+                    e.push(RawEntry::new("pax", tar::EntryType::XHeader, pax_record("size", "1")));
+                    e.push(RawEntry::file(format!("{p}/x.rs"), "x"));
+                    e
+                },
+                true,
+            ))),
+            400,
+            &["PAX `size`"],
+        ),
+        case(
+            "directory entry claiming more than the unpacked limit",
+            with_crate(gzip(&raw_tar(
+                &{
+                    let mut e = valid_entries();
+                    let mut dir = RawEntry::new(format!("{p}/dir"), tar::EntryType::Directory, Vec::new());
+                    dir.size = 600 * MIB as u64;
+                    e.push(dir);
+                    e
+                },
+                false,
+            ))),
+            413,
+            &["unpacked"],
+        ),
+        case(
             "symlink entry",
             with_crate(
                 CrateTarball::new(NEW, "1.0.0").entry(TarEntry::symlink(format!("{p}/link"), "/etc/passwd")).build(),
@@ -780,6 +913,39 @@ fn corpus() -> Vec<Case> {
             &["publish-new"],
         ),
         as_user(Who::ReadOnly, "read-only token publishing a new crate", new_crate.clone(), 403, &["publish-new"]),
+        // Authorization comes before the archive is decompressed: the auth error, not the archive's.
+        as_user(
+            Who::ReadOnly,
+            "read-only token with a broken archive",
+            with_crate(b"not a gzip stream".to_vec()),
+            403,
+            &["publish-new"],
+        ),
+        as_user(
+            Who::NonOwner,
+            "non-owner with a broken archive for an existing crate",
+            PublishRequest::new(EXISTING, "2.0.0").with_tarball(b"not a gzip stream".to_vec()).body(),
+            403,
+            &["not an owner"],
+        ),
+        as_user(
+            Who::NonOwner,
+            "non-owner with a large README for an existing crate",
+            PublishRequest::new(EXISTING, "2.0.0").field("readme", json!("r".repeat(40 * 1024))).body(),
+            403,
+            &["not an owner"],
+        ),
+        // Metadata within every limit can still make the stored version too large: refused before
+        // any write (the old code answered 500 and left the spilled README behind, planted under a
+        // name anyone could claim).
+        case("metadata too large for one stored item", oversized_item_request(NEW).body(), 413, &["once stored"]),
+        as_user(
+            Who::NonOwner,
+            "large README under a new name, publish failing at the commit",
+            oversized_item_request("planted-crate").field("readme", json!("planted ".repeat(5 * 1024))).body(),
+            413,
+            &["once stored"],
+        ),
         as_user(
             Who::ReadOnly,
             "read-only token publishing a new version",
@@ -1060,4 +1226,43 @@ fn unpacked_size_limit_is_enforced() {
     let ok = CrateTarball::new(NEW, "1.0.0").file("src/zeros.bin", vec![0u8; MIB / 2]).build();
     let resp = http.put_crate(with_crate(ok), Some(&token));
     assert_eq!(resp.status, 200, "an archive within the unpacked limit:\n{resp}");
+}
+
+/// The issue-8 attack: a ~200 KB upload whose tar starts with a GNU long-name header of 200 MiB of
+/// NULs (the old server buffered it, then answered with the escaped name: gigabytes of memory and
+/// a response of hundreds of megabytes). A read-only token is refused by authorization before the
+/// archive is touched; a token allowed to publish gets a short 400 from the first header. Error
+/// details quoting other client input (serde's JSON errors) are bounded too.
+#[test]
+fn extension_header_bomb_is_refused_cheaply() {
+    let server = TestServer::start();
+    server.create_user("alice", false);
+    let owner = server.create_token("alice", "alice-full");
+    let read_only = server.create_token_with("alice", "alice-read", &["--scope", "read"]);
+    let http = server.http();
+    let bomb = long_name_bomb(200 * MIB);
+    assert!((100 * 1024..MIB).contains(&bomb.len()), "the bomb is {} bytes", bomb.len());
+    let body = with_crate(bomb);
+
+    let before = Snapshot::of(&server);
+    for (who, token, status, needle) in
+        [("read-only", &read_only, 403, "publish-new"), ("owner", &owner, 400, "extension header")]
+    {
+        let started = Instant::now();
+        let resp = http.put_crate(body.clone(), Some(token));
+        let elapsed = started.elapsed();
+        assert_eq!(resp.status, status, "{who}: {}", short(&resp));
+        assert!(resp.body.len() < 2048, "{who}: a {} byte error body", resp.body.len());
+        let detail = resp.assert_cargo_error();
+        assert!(detail.contains(needle), "{who}: {detail}");
+        assert!(elapsed < Duration::from_secs(5), "{who}: refused after {elapsed:?}");
+    }
+    before.assert_unchanged(&Snapshot::of(&server), "the long-name bomb");
+
+    // serde quotes the offending value: the detail is cut.
+    let huge = PublishRequest::new(NEW, "1.0.0").field("deps", json!("x".repeat(512 * 1024))).body();
+    let resp = http.put_crate(huge, Some(&owner));
+    assert_eq!(resp.status, 400, "{}", short(&resp));
+    assert!(resp.body.len() < 2048, "a {} byte error body", resp.body.len());
+    assert!(resp.assert_cargo_error().contains("metadata JSON"));
 }

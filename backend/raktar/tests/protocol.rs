@@ -653,3 +653,71 @@ fn me_page_explains_tokens() {
     assert!(html.contains("cargo:token"), "/me must mention the cargo:token credential provider:\n{resp}");
     assert!(html.contains(&format!("sparse+{}/index/", server.url)), "/me should show the index URL:\n{resp}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Orphan blobs: never served, swept after the grace period
+// ---------------------------------------------------------------------------------------------
+
+/// Blobs left by interrupted publishes (a `.crate` and a README no version names, temporary
+/// files) are not downloadable, not even through their checksum URL, and `raktar sweep` removes
+/// those older than the grace period while keeping referenced and recent blobs.
+#[test]
+fn orphan_blobs_are_not_served_and_are_swept() {
+    let server = TestServer::start();
+    if server.aws().is_some() {
+        return; // plants files in the data directory
+    }
+    let token = server.user_with_token("alice");
+    let c = Client::new(&server);
+    let t = Some(token.as_str());
+    let published = PublishRequest::new("swept-crate", "1.0.0");
+    c.publish(&published, &token);
+    let dl = c.config(t)["dl"].as_str().unwrap().to_string();
+
+    let blobs = server.data_dir().join("blobs");
+    let referenced = blobs.join(format!("crates/swept_crate/swept_crate-1.0.0-{}.crate", published.cksum()));
+    assert!(referenced.is_file(), "the published .crate: {:?}", server.stored_blobs());
+    let orphan_bytes = PublishRequest::new("swept-crate", "2.0.0").tarball;
+    let orphan_cksum = sha256_hex(&orphan_bytes);
+    let orphan = blobs.join(format!("crates/swept_crate/swept_crate-2.0.0-{orphan_cksum}.crate"));
+    let orphan_readme = blobs.join(format!("readmes/swept_crate/2.0.0-{}.md", "a".repeat(64)));
+    let temporary = blobs.join("crates/swept_crate/.~tmp-00000000000000ab");
+    let fresh = blobs.join(format!("crates/swept_crate/swept_crate-3.0.0-{}.crate", "b".repeat(64)));
+    std::fs::create_dir_all(orphan_readme.parent().unwrap()).unwrap();
+    std::fs::write(&orphan, &orphan_bytes).unwrap();
+    std::fs::write(&orphan_readme, "planted").unwrap();
+    std::fs::write(&temporary, "partial").unwrap();
+    std::fs::write(&fresh, "recent").unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    for old in [&referenced, &orphan, &orphan_readme, &temporary] {
+        std::fs::File::options().write(true).open(old).unwrap().set_modified(two_hours_ago).unwrap();
+    }
+
+    // Not downloadable: the version is not committed (the old code served it by checksum).
+    for url in [
+        dl_url(&dl, "swept-crate", "2.0.0", &orphan_cksum),
+        format!("{}/api/v1/crates/swept-crate/2.0.0/download", server.url),
+        // A committed version with the orphan's checksum is no way in either.
+        dl_url(&dl, "swept-crate", "1.0.0", &orphan_cksum),
+    ] {
+        let resp = c.request("GET", &url, t, &[], None);
+        assert_cargo_error(&resp, 404);
+    }
+
+    let dry = server.cli_ok(&["sweep", "--grace", "1h", "--dry-run"]);
+    assert!(dry.contains("would remove crates/swept_crate/swept_crate-2.0.0-"), "{dry}");
+    assert!(orphan.exists() && temporary.exists(), "a dry run removes nothing");
+
+    let out = server.cli_ok(&["sweep", "--grace", "1h"]);
+    assert!(out.contains("removed 2 orphans") && out.contains("and 1 temporary files"), "{out}");
+    assert!(!orphan.exists(), "the old orphan .crate is removed");
+    assert!(!orphan_readme.exists(), "the old orphan README is removed");
+    assert!(!temporary.exists(), "the stale temporary file is removed");
+    assert!(referenced.exists(), "a blob a version refers to is kept, however old");
+    assert!(fresh.exists(), "an orphan younger than the grace period is kept");
+
+    // The committed version still downloads.
+    let resp = c.request("GET", &dl_url(&dl, "swept-crate", "1.0.0", &published.cksum()), t, &[], None);
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, published.tarball);
+}

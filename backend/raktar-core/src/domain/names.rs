@@ -265,15 +265,23 @@ impl fmt::Display for CrateVersion {
     }
 }
 
-/// Shortens client-provided text before it goes into an error message.
+/// Longest quote of client-provided text in an error message (characters, escapes included).
+pub const MESSAGE_QUOTE_CHARS: usize = 200;
+
+/// Quotes client-provided text for an error message: escaped (control characters, quotes and
+/// non-ASCII become `\n`, `\u{..}`...) and cut to at most [`MESSAGE_QUOTE_CHARS`] characters,
+/// with `...` when something was cut. Every error that quotes client input goes through this.
 pub fn truncate_for_message(s: &str) -> String {
-    const MAX: usize = 80;
-    if s.chars().count() <= MAX {
-        s.escape_default().to_string()
-    } else {
-        let head: String = s.chars().take(MAX).collect();
-        format!("{}...", head.escape_default())
+    let mut out = String::new();
+    for c in s.chars() {
+        let escaped = c.escape_default();
+        if out.len() + escaped.len() > MESSAGE_QUOTE_CHARS {
+            out.push_str("...");
+            return out;
+        }
+        out.extend(escaped);
     }
+    out
 }
 
 #[cfg(test)]
@@ -310,6 +318,16 @@ mod tests {
         assert!(CrateName::parse("Compiler_Builtins").unwrap().is_reserved());
         assert!(CrateName::parse("COM1").unwrap().is_reserved());
         assert!(!CrateName::parse("serde").unwrap().is_reserved());
+    }
+
+    #[test]
+    fn quotes_are_bounded() {
+        assert_eq!(truncate_for_message("a\"b"), "a\\\"b");
+        let long = truncate_for_message(&"x".repeat(10_000));
+        assert_eq!(long, format!("{}...", "x".repeat(MESSAGE_QUOTE_CHARS)));
+        // Six characters per NUL once escaped: still bounded.
+        let nuls = truncate_for_message(&"\0".repeat(1_000_000));
+        assert!(nuls.len() <= MESSAGE_QUOTE_CHARS + 3 && nuls.ends_with("..."), "{}", nuls.len());
     }
 
     #[test]

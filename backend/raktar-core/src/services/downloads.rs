@@ -1,14 +1,14 @@
 //! Downloads: the `.crate` blob and a per-crate, per-day counter (one atomic update).
 //!
-//! Blob stores that redirect (S3: a presigned URL) cannot tell whether the object exists, so a
-//! checksum from the `dl` URL is then confirmed against the version item (one read) before the
-//! redirect; stores that stream the bytes answer a missing blob themselves.
+//! Only committed versions are downloadable: every download reads the version item (one read) and
+//! serves the blob it names. A checksum from the `dl` URL must equal the version's. A `.crate`
+//! left behind by an interrupted publish (a blob no version refers to) is never served or
+//! counted, even by its checksum URL; the orphan sweep removes it later.
 
 use crate::domain::{CrateName, CrateVersion, DomainError, DomainResult};
 use crate::model::{VersionRecord, keys};
 use crate::store::{Blob, BlobLocation, Update};
 
-use super::publish::crate_blob_key;
 use super::{Principal, Registry, clock};
 
 /// How a download is answered.
@@ -21,8 +21,8 @@ pub enum Download {
 }
 
 impl Registry {
-    /// Resolves a download. With `cksum` (from the `dl` template) a streaming blob store needs no
-    /// version lookup; a redirecting one confirms the checksum on the version item.
+    /// Resolves a download of a committed version. With `cksum` (from the `dl` template) the
+    /// checksum must be the version's.
     pub async fn download(
         &self,
         principal: Option<&Principal>,
@@ -33,29 +33,20 @@ impl Registry {
         self.check_read(principal)?;
         let norm = name.normalized();
         let not_found = || DomainError::not_found(format!("crate `{name}` has no version `{version}`"));
-        let key = match cksum {
-            Some(c) if c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) => {
-                crate_blob_key(&norm, version.as_str(), c)
-            }
-            Some(_) => return Err(not_found()),
-            None => self.committed_version(&norm, version).await?.ok_or_else(not_found)?.blob,
-        };
+        let record = self.committed_version(&norm, version).await?.ok_or_else(not_found)?;
+        if cksum.is_some_and(|c| c != record.cksum) {
+            return Err(not_found());
+        }
+        let key = record.blob;
         let answer = match self.blobs.location(&key).await? {
             BlobLocation::Local => match self.blobs.get(&key).await? {
                 Some(blob) => Download::Bytes(blob),
-                None => return Err(not_found()),
-            },
-            BlobLocation::Redirect(url) => {
-                // A presigned URL is made without looking at the object: a checksum taken from the
-                // request is confirmed against the committed version first, so a wrong one gets
-                // this 404 (not the blob store's after the redirect) and counts no download.
-                if let Some(c) = cksum
-                    && self.committed_version(&norm, version).await?.is_none_or(|record| record.cksum != c)
-                {
+                None => {
+                    tracing::warn!(krate = %name, vers = %version, key = %key, "a committed version has no .crate blob");
                     return Err(not_found());
                 }
-                Download::Redirect(url)
-            }
+            },
+            BlobLocation::Redirect(url) => Download::Redirect(url),
         };
         let counter = Update::new()
             .add("total", 1)

@@ -20,17 +20,17 @@
 //! order): [`Registry::unresolved_dependencies`] reports the gaps afterwards.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 
 use bytes::Bytes;
-use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{CrateName, DomainError, DomainResult, Login, NormalizedName};
 use crate::model::IndexLine;
 
 use super::Registry;
+use super::archive::{self, ArchiveError, EntryKind, Flow};
 use super::publish::{PublishDep, PublishMetadata, Publisher, validate, version_identity};
+use crate::domain::names::truncate_for_message;
 
 /// How dependencies of imported crates are recorded (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,7 +179,7 @@ impl Registry {
                 SkipReason::NameMismatch,
                 format!(
                     "the archive's directory is `{}` but its manifest says `{expected}`",
-                    archive.top.escape_default()
+                    truncate_for_message(&archive.top)
                 ),
             ));
         }
@@ -188,7 +188,7 @@ impl Registry {
         {
             return Ok(skipped(
                 SkipReason::NameMismatch,
-                format!("the file is named `{}` but holds `{expected}`", file.escape_default()),
+                format!("the file is named `{}` but holds `{expected}`", truncate_for_message(file)),
             ));
         }
         let v = match validate(meta, limits) {
@@ -328,12 +328,6 @@ struct CrateArchive {
     readme: Option<(String, String)>,
 }
 
-#[derive(Debug)]
-enum ArchiveError {
-    Invalid(String),
-    TooLarge(String),
-}
-
 /// An entry looked for in an archive.
 #[derive(Debug)]
 enum Entry {
@@ -343,40 +337,30 @@ enum Entry {
     Oversized,
 }
 
-/// Reads the entry `pick` selects (by path), bounding the unpacked bytes walked through. Returns
-/// the archive's top directory and the entry (at most `max_len` bytes).
+/// Reads the entry `pick` selects (by path) with the shared bounded walker, which bounds the
+/// unpacked bytes walked through and every extension header. Returns the archive's top directory
+/// and the entry (at most `max_len` bytes).
 fn find_entry(
     bytes: &[u8],
     max_unpacked: u64,
     max_len: u64,
     pick: &dyn Fn(&str, &str) -> bool,
 ) -> Result<(String, Entry), ArchiveError> {
-    let bad = |msg: String| ArchiveError::Invalid(msg);
-    let mut archive = tar::Archive::new(GzDecoder::new(bytes));
-    let entries = archive.entries().map_err(|e| bad(format!("not a gzip-compressed tar archive ({e})")))?;
     let mut top: Option<String> = None;
-    let mut unpacked: u64 = 0;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| bad(format!("corrupt archive ({e})")))?;
-        let path = entry.path().map_err(|e| bad(format!("invalid entry path ({e})")))?.to_string_lossy().into_owned();
-        let first = path.split('/').next().unwrap_or_default().to_owned();
+    let mut found = Entry::Missing;
+    archive::walk(bytes, max_unpacked, &mut |entry| {
+        let first = entry.path.split('/').next().unwrap_or_default().to_owned();
         let top = top.get_or_insert(first);
-        if entry.header().entry_type().is_file() && pick(top, &path) {
-            let mut buf = Vec::new();
-            (&mut entry).take(max_len + 1).read_to_end(&mut buf).map_err(|e| bad(format!("corrupt archive ({e})")))?;
-            let found = if buf.len() as u64 > max_len { Entry::Oversized } else { Entry::Found(buf) };
-            return Ok((top.clone(), found));
+        if entry.kind == EntryKind::File && pick(top, &entry.path) {
+            found = match entry.read_bounded(max_len)? {
+                Some(data) => Entry::Found(data),
+                None => Entry::Oversized,
+            };
+            return Ok(Flow::Stop);
         }
-        let mut limited = (&mut entry).take(max_unpacked.saturating_sub(unpacked) + 1);
-        unpacked +=
-            std::io::copy(&mut limited, &mut std::io::sink()).map_err(|e| bad(format!("corrupt archive ({e})")))?;
-        if unpacked > max_unpacked {
-            return Err(ArchiveError::TooLarge(format!(
-                "the unpacked crate is larger than the limit of {max_unpacked} bytes"
-            )));
-        }
-    }
-    Ok((top.unwrap_or_default(), Entry::Missing))
+        Ok(Flow::Continue)
+    })?;
+    Ok((top.unwrap_or_default(), found))
 }
 
 /// Reads the manifest and the README of a `.crate` (two bounded passes over the archive).
@@ -388,12 +372,16 @@ fn read_archive(bytes: &[u8], max_unpacked: u64) -> Result<CrateArchive, Archive
         Entry::Oversized => return Err(ArchiveError::Invalid("Cargo.toml is too large".into())),
         Entry::Missing if top.is_empty() => return Err(ArchiveError::Invalid("the archive is empty".into())),
         Entry::Missing => {
-            return Err(ArchiveError::Invalid(format!("`{}/Cargo.toml` is missing", top.escape_default())));
+            return Err(ArchiveError::Invalid(format!("`{}/Cargo.toml` is missing", truncate_for_message(&top))));
         }
     };
     let text = String::from_utf8(manifest).map_err(|_| ArchiveError::Invalid("Cargo.toml is not UTF-8".into()))?;
-    let manifest: toml::Table =
-        text.parse().map_err(|e| ArchiveError::Invalid(format!("the packaged Cargo.toml does not parse ({e})")))?;
+    let manifest: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        ArchiveError::Invalid(format!(
+            "the packaged Cargo.toml does not parse ({})",
+            truncate_for_message(&e.to_string())
+        ))
+    })?;
 
     let candidates: Vec<String> = match manifest.get("package").and_then(|p| p.get("readme")) {
         Some(toml::Value::String(path)) => vec![normalize_package_path(path)],

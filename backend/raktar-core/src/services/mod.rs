@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod archive;
 pub mod audit;
 pub mod auth;
 pub mod crates;
@@ -16,6 +17,7 @@ pub mod ratelimit;
 pub mod search;
 pub mod sessions;
 pub mod sso;
+pub mod sweep;
 pub mod tokens;
 pub mod users;
 pub mod yank;

@@ -5,9 +5,12 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
+use crate::domain::names::truncate_for_message;
 use crate::domain::{CrateName, CrateVersion, DomainError, DomainResult, Login, NormalizedName, Scope};
 use crate::model::{CrateRecord, IndexDep, IndexLine, OwnerRecord, VersionRecord, keys};
+use crate::store::item::{MAX_ITEM_BYTES, item_size};
 use crate::store::{Condition, Item, PutOutcome, TxOp, Update};
 
 use super::auth::{AuthCheck, Principal};
@@ -249,7 +252,7 @@ pub fn validate(meta: PublishMetadata, limits: &Limits) -> DomainResult<Validate
     if let Some(k) = meta.keywords.iter().find(|k| !valid_keyword(k)) {
         return Err(DomainError::bad_request(format!(
             "invalid keyword `{}`: at most 20 ASCII letters, digits, `_`, `-` or `+`, starting with a letter or digit",
-            crate::domain::names::truncate_for_message(k)
+            truncate_for_message(k)
         )));
     }
     if meta.categories.len() > limits.max_categories {
@@ -277,7 +280,7 @@ pub fn validate(meta: PublishMetadata, limits: &Limits) -> DomainResult<Validate
     {
         return Err(DomainError::bad_request(format!(
             "invalid `rust-version` `{}`: use a bare version like `1.70` or `1.70.0`",
-            crate::domain::names::truncate_for_message(rv)
+            truncate_for_message(rv)
         )));
     }
     if meta.deps.len() > limits.max_dependencies {
@@ -299,7 +302,7 @@ pub fn validate(meta: PublishMetadata, limits: &Limits) -> DomainResult<Validate
         semver::VersionReq::parse(req).map_err(|e| {
             DomainError::bad_request(format!(
                 "invalid version requirement `{}` for dependency `{real}`: {e}",
-                crate::domain::names::truncate_for_message(req)
+                truncate_for_message(req)
             ))
         })?;
         let kind = match dep.kind.as_deref() {
@@ -309,7 +312,7 @@ pub fn validate(meta: PublishMetadata, limits: &Limits) -> DomainResult<Validate
             Some(other) => {
                 return Err(DomainError::bad_request(format!(
                     "invalid kind `{}` for dependency `{real}`: expected normal, dev or build",
-                    crate::domain::names::truncate_for_message(other)
+                    truncate_for_message(other)
                 )));
             }
         };
@@ -361,10 +364,7 @@ pub fn validate(meta: PublishMetadata, limits: &Limits) -> DomainResult<Validate
     }
     for (feature, values) in &meta.features {
         if !valid_feature_name(feature) {
-            return Err(DomainError::bad_request(format!(
-                "invalid feature name `{}`",
-                crate::domain::names::truncate_for_message(feature)
-            )));
+            return Err(DomainError::bad_request(format!("invalid feature name `{}`", truncate_for_message(feature))));
         }
         if values.len() > 1000 {
             return Err(DomainError::bad_request(format!("feature `{feature}` has too many values")));
@@ -387,7 +387,7 @@ fn check_feature_value(
     let err = |why: &str| {
         Err(DomainError::bad_request(format!(
             "feature `{feature}` has an invalid value `{}`: {why}",
-            crate::domain::names::truncate_for_message(value)
+            truncate_for_message(value)
         )))
     };
     if let Some(dep) = value.strip_prefix("dep:") {
@@ -417,9 +417,11 @@ pub fn crate_blob_key(name: &NormalizedName, vers: &str, cksum: &str) -> String 
     format!("crates/{}/{}-{}-{}.crate", name.as_str(), name.as_str(), vers, cksum)
 }
 
-/// Blob key of a README too large for the version item.
-pub fn readme_blob_key(name: &NormalizedName, version: &CrateVersion) -> String {
-    format!("readmes/{}/{}.md", name.as_str(), version.as_str())
+/// Blob key of a README too large for the version item: the version and the SHA-256 of the
+/// README, recorded in the version item (`readme_blob`). Only the version that committed this key
+/// refers to it, and content written under a key is the content the key names.
+pub fn readme_blob_key(name: &NormalizedName, version: &CrateVersion, readme: &str) -> String {
+    format!("readmes/{}/{}-{}.md", name.as_str(), version.as_str(), hex::encode(Sha256::digest(readme.as_bytes())))
 }
 
 /// How many times a publish retries after losing an optimistic-locking race on the crate summary.
@@ -465,15 +467,25 @@ impl Publisher<'_> {
 
 impl Registry {
     /// Publishes a crate version from a raw `PUT /api/v1/crates/new` body.
+    ///
+    /// Bounded work per request: the framing and the (size-limited) metadata are parsed and
+    /// validated, then the token is authorized against the crate's current state (scopes, crate
+    /// patterns, ownership), and only then is the `.crate` decompressed, walked and hashed.
     pub async fn publish(&self, principal: &Principal, body: Bytes) -> DomainResult<PublishOutcome> {
         let limits = &self.config.limits;
         let (json, krate) = parse_framing(&body, limits)?;
-        let meta: PublishMetadata = serde_json::from_slice(json)
-            .map_err(|e| DomainError::bad_request(format!("invalid publish metadata JSON: {e}")))?;
+        let meta: PublishMetadata = serde_json::from_slice(json).map_err(|e| {
+            DomainError::bad_request(format!("invalid publish metadata JSON: {}", truncate_for_message(&e.to_string())))
+        })?;
         let v = validate(meta, limits)?;
-        // Cheap checks before the expensive tarball walk.
-        let pkg = self.verify_package(&v, body.slice_ref(krate)).await?;
+        // Authorize before the expensive tarball walk. The commit re-checks (the state can change).
+        let state = self.load_crate_state(&v.name.normalized()).await?;
+        self.authorize_publish(Publisher::Cargo(principal), &v, state.as_ref())?;
+        if let Some(existing) = state.as_ref().and_then(|s| find_version(s, &v)) {
+            return Err(duplicate_error(&v, existing));
+        }
         self.check_local_deps(&v).await?;
+        let pkg = self.verify_package(&v, body.slice_ref(krate)).await?;
         self.commit_version(Publisher::Cargo(principal), &v, &pkg, body.slice_ref(krate)).await
     }
 
@@ -504,12 +516,12 @@ impl Registry {
         // Publishes of one crate in this process take turns; other processes are handled by the
         // conditional transaction and bounded retries.
         let _turn = self.lock_crate(&norm).await;
-        let mut blob_created = false;
-        let result = self.commit_publish(publisher, v, pkg, &blob_key, krate_bytes, &mut blob_created).await;
+        let mut written = WrittenBlobs::default();
+        let result = self.commit_publish(publisher, v, pkg, &blob_key, krate_bytes, &mut written).await;
         if result.is_err() {
-            // Every failure after the blob was written removes it again (unless a committed
-            // version refers to it), so a refused publish leaves no trace.
-            self.discard_blob(blob_created, &norm, v, &blob_key).await;
+            // Every failure after a blob was written removes it again (unless a committed version
+            // refers to it), so a refused publish leaves no trace.
+            self.discard_blobs(&written, &norm, v, &blob_key).await;
         }
         result
     }
@@ -521,34 +533,44 @@ impl Registry {
         pkg: &package::VerifiedPackage,
         blob_key: &str,
         krate_bytes: Bytes,
-        blob_created: &mut bool,
+        written: &mut WrittenBlobs,
     ) -> DomainResult<PublishOutcome> {
         let limits = &self.config.limits;
         let norm = v.name.normalized();
+        // A README too large for the version item goes to the blob store under a key naming its
+        // content; it is written only after authorization, right before the commit.
+        let spilled = v
+            .meta
+            .readme
+            .as_deref()
+            .filter(|r| r.len() > limits.inline_readme_bytes)
+            .map(|r| (readme_blob_key(&norm, &v.version, r), r));
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
                 super::backoff(attempt).await;
             }
             let state = self.load_crate_state(&norm).await?;
             self.authorize_publish(publisher, v, state.as_ref())?;
-            if let Some(state) = &state
-                && let Some(existing) =
-                    state.versions.iter().find(|r| version_identity(&r.vers) == v.version.identity())
-            {
+            if let Some(existing) = state.as_ref().and_then(|s| find_version(s, v)) {
                 return Err(duplicate_error(v, existing));
             }
-            if let Some(readme) = v.meta.readme.as_deref().filter(|r| r.len() > limits.inline_readme_bytes) {
-                // Spilled README: written before the commit (an unreferenced blob if the commit fails).
-                let key = readme_blob_key(&norm, &v.version);
-                self.blobs.put_if_absent(&key, Bytes::copy_from_slice(readme.as_bytes()), "text/markdown").await?;
+            // Built (and size-checked) before anything is written.
+            let readme_key = spilled.as_ref().map(|(key, _)| key.as_str());
+            let (ops, summary, new_version) =
+                self.publish_ops(publisher, v, pkg, blob_key, readme_key, state.as_ref())?;
+            if let Some((key, readme)) = &spilled
+                && !written.readme
+                && self.blobs.put_if_absent(key, Bytes::copy_from_slice(readme.as_bytes()), "text/markdown").await?
+                    == PutOutcome::Created
+            {
+                written.readme = true;
             }
-            if !*blob_created
+            if !written.krate
                 && self.blobs.put_if_absent(blob_key, krate_bytes.clone(), "application/gzip").await?
                     == PutOutcome::Created
             {
-                *blob_created = true;
+                written.krate = true;
             }
-            let (ops, summary, new_version) = self.publish_ops(publisher, v, pkg, blob_key, state.as_ref())?;
             match self.items.transact(ops).await {
                 Ok(()) => {
                     self.after_crate_change(&norm, &summary);
@@ -572,18 +594,36 @@ impl Registry {
         )))
     }
 
-    /// After a failed publish, removes the blob this call created unless a committed version uses it.
-    async fn discard_blob(&self, created: bool, norm: &NormalizedName, v: &ValidatedPublish, key: &str) {
-        if !created {
+    /// After a failed publish, removes the blobs this call created (the `.crate` and a spilled
+    /// README) unless the committed version refers to them.
+    async fn discard_blobs(&self, written: &WrittenBlobs, norm: &NormalizedName, v: &ValidatedPublish, key: &str) {
+        if !written.krate && !written.readme {
             return;
         }
-        let in_use = match self.items.get(&keys::version(norm, &v.version.identity())).await {
-            Ok(Some(item)) => item.to_entity::<VersionRecord>().map(|r| r.blob == key).unwrap_or(true),
-            Ok(None) => false,
-            Err(_) => true,
-        };
-        if !in_use && let Err(e) = self.blobs.delete(key).await {
-            tracing::warn!(error = %e, key, "could not delete the blob of a failed publish");
+        // `None`: unknown (keep everything; the orphan sweep decides later).
+        let committed: Option<Option<VersionRecord>> =
+            match self.items.get(&keys::version(norm, &v.version.identity())).await {
+                Ok(Some(item)) => item.to_entity::<VersionRecord>().ok().map(Some),
+                Ok(None) => Some(None),
+                Err(_) => None,
+            };
+        let Some(committed) = committed else { return };
+        let mut doomed = Vec::new();
+        if written.krate && committed.as_ref().is_none_or(|r| r.blob != key) {
+            doomed.push(key.to_owned());
+        }
+        if written.readme
+            && let Some(readme) = v.meta.readme.as_deref()
+        {
+            let readme_key = readme_blob_key(norm, &v.version, readme);
+            if committed.as_ref().is_none_or(|r| r.readme_blob.as_deref() != Some(readme_key.as_str())) {
+                doomed.push(readme_key);
+            }
+        }
+        for doomed in doomed {
+            if let Err(e) = self.blobs.delete(&doomed).await {
+                tracing::warn!(error = %e, key = %doomed, "could not delete a blob of a failed publish");
+            }
         }
     }
 
@@ -649,6 +689,7 @@ impl Registry {
         v: &ValidatedPublish,
         pkg: &package::VerifiedPackage,
         blob_key: &str,
+        readme_key: Option<&str>,
         state: Option<&CrateState>,
     ) -> DomainResult<(Vec<TxOp>, CrateRecord, VersionRecord)> {
         let norm = v.name.normalized();
@@ -668,12 +709,9 @@ impl Registry {
             pubtime: Some(now.clone()),
         };
         let line_json = line.to_json().map_err(|e| DomainError::internal(e.to_string()))?;
-        let readme = v.meta.readme.clone().filter(|r| !r.is_empty());
-        let (readme_inline, readme_blob) = match readme {
-            Some(r) if r.len() > self.config.limits.inline_readme_bytes => {
-                (None, Some(readme_blob_key(&norm, &v.version)))
-            }
-            other => (other, None),
+        let (readme_inline, readme_blob) = match readme_key {
+            Some(key) => (None, Some(key.to_owned())),
+            None => (v.meta.readme.clone().filter(|r| !r.is_empty()), None),
         };
         let seq = state.map(|s| s.summary.version_count).unwrap_or(0) + 1;
         let record = VersionRecord {
@@ -708,10 +746,9 @@ impl Registry {
 
         let mut ops = Vec::with_capacity(5);
         let version_key = keys::version(&norm, &v.version.identity());
-        ops.push(TxOp::Put {
-            item: Item::from_entity(&version_key, keys::types::VERSION, &record)?,
-            condition: Some(Condition::NotExists),
-        });
+        let version_item = Item::from_entity(&version_key, keys::types::VERSION, &record)?;
+        check_stored_size(&version_item, "version")?;
+        ops.push(TxOp::Put { item: version_item, condition: Some(Condition::NotExists) });
         let summary = match state {
             None => {
                 let summary = CrateRecord {
@@ -732,14 +769,10 @@ impl Registry {
                     updated_at: now.clone(),
                 };
                 let (g2pk, g2sk) = keys::catalog_index(&norm);
-                ops.push(TxOp::Put {
-                    item: Item::from_entity(&keys::crate_summary(&norm), keys::types::CRATE, &summary)?.with_index(
-                        crate::store::Index::Gsi2,
-                        g2pk,
-                        g2sk,
-                    ),
-                    condition: Some(Condition::NotExists),
-                });
+                let summary_item = Item::from_entity(&keys::crate_summary(&norm), keys::types::CRATE, &summary)?
+                    .with_index(crate::store::Index::Gsi2, g2pk, g2sk);
+                check_stored_size(&summary_item, "crate")?;
+                ops.push(TxOp::Put { item: summary_item, condition: Some(Condition::NotExists) });
                 let login = Login::parse(publisher.login())?;
                 let owner = OwnerRecord {
                     login: login.as_str().to_owned(),
@@ -784,6 +817,15 @@ impl Registry {
                     updated_at: now.clone(),
                     ..summary
                 };
+                let (g2pk, g2sk) = keys::catalog_index(&norm);
+                check_stored_size(
+                    &Item::from_entity(&keys::crate_summary(&norm), keys::types::CRATE, &summary)?.with_index(
+                        crate::store::Index::Gsi2,
+                        g2pk,
+                        g2sk,
+                    ),
+                    "crate",
+                )?;
                 ops.push(TxOp::Update {
                     key: keys::crate_summary(&norm),
                     update: summary_update(&summary)?,
@@ -806,6 +848,32 @@ impl Registry {
         )?);
         Ok((ops, summary, record))
     }
+}
+
+/// The `.crate` and README blobs one publish call created (removed again if it fails).
+#[derive(Debug, Default)]
+struct WrittenBlobs {
+    krate: bool,
+    readme: bool,
+}
+
+/// The committed version with the same identity (ignoring build metadata), if any.
+fn find_version<'s>(state: &'s CrateState, v: &ValidatedPublish) -> Option<&'s VersionRecord> {
+    state.versions.iter().find(|r| version_identity(&r.vers) == v.version.identity())
+}
+
+/// Refuses an item larger than the store accepts, before anything is written: metadata that
+/// passes every other limit (many dependencies with many features, say) can still make the
+/// version item too large.
+fn check_stored_size(item: &Item, what: &str) -> DomainResult<()> {
+    let size = item_size(item);
+    if size > MAX_ITEM_BYTES {
+        return Err(DomainError::PayloadTooLarge(format!(
+            "the {what} metadata of this publish takes {size} bytes once stored, more than the limit of \
+             {MAX_ITEM_BYTES} bytes: shorten the dependency list, features, keywords or description"
+        )));
+    }
+    Ok(())
 }
 
 fn local_dep_names(v: &ValidatedPublish) -> Vec<String> {

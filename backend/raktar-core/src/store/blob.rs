@@ -1,6 +1,7 @@
 //! The blob-storage port: `.crate` files and other large values (spilled READMEs).
 
 use std::pin::Pin;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -127,6 +128,18 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Lists every key under a prefix (used by migration and verification).
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
+
+    /// Lists every key under a prefix with the time its blob was written (used by the orphan
+    /// sweep, which keeps blobs younger than a grace period).
+    async fn list_modified(&self, prefix: &str) -> Result<Vec<(String, SystemTime)>, BlobError>;
+
+    /// Removes leftovers of interrupted writes (temporary files of the filesystem store) last
+    /// modified before `before`; returns how many were removed. Stores whose writes leave nothing
+    /// behind (S3 uploads are atomic) keep this default.
+    async fn remove_stale_temporaries(&self, before: SystemTime) -> Result<u64, BlobError> {
+        let _ = before;
+        Ok(0)
+    }
 
     fn describe(&self) -> String;
 }

@@ -408,6 +408,17 @@ pub fn check_scan_args(segment: Option<(u32, u32)>, limit: u32) -> Result<(), St
     Ok(())
 }
 
+/// DynamoDB's item size limit (400 KB). The embedded driver applies it to the JSON form of an item
+/// ([`item_size`]), which is never smaller than DynamoDB's own measure (attribute names plus
+/// values), so an item within it fits both stores. Services check it before writing client-sized
+/// items, to refuse them with a clear error instead of a store failure.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// The size of an item as measured against [`MAX_ITEM_BYTES`]: the length of its JSON form.
+pub fn item_size(item: &Item) -> usize {
+    serde_json::to_vec(&item.0).map(|v| v.len()).unwrap_or(usize::MAX)
+}
+
 /// DynamoDB's partition-key size limit, applied by every driver.
 pub const MAX_PK_BYTES: usize = 2048;
 /// DynamoDB's sort-key size limit, applied by every driver.

@@ -258,6 +258,16 @@ pub async fn list_by_prefix(store: Arc<dyn BlobStore>) {
     assert_eq!(list(format!("{p}crates/fo/foo/foo-1.1.0.crate")).await, vec![keys[1].clone()]);
     assert!(list(format!("{p}nothing/")).await.is_empty());
     assert!(list(format!("{p}crates/fo/foo/foo-2")).await.is_empty());
+
+    // `list_modified` lists the same keys, each with a plausible write time.
+    let mut timed = store.list_modified(&format!("{p}cra")).await.unwrap_or_else(|e| panic!("list_modified: {e}"));
+    timed.sort();
+    assert_eq!(timed.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), cra);
+    let now = std::time::SystemTime::now();
+    let hour = std::time::Duration::from_secs(3600);
+    for (key, at) in &timed {
+        assert!(*at <= now + hour && *at + hour >= now, "{key} was written at {at:?}, not about {now:?}");
+    }
 }
 
 /// Keys that are not relative, `/`-separated, non-empty segments of `[A-Za-z0-9._+-]` are

@@ -6,6 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures::TryStreamExt;
 use http_body_util::{BodyExt, Limited};
+use raktar_core::domain::names::truncate_for_message;
 use raktar_core::domain::{CrateName, CrateVersion, DomainError};
 use raktar_core::services::auth::require;
 use raktar_core::services::downloads::Download;
@@ -55,7 +56,10 @@ pub async fn publish(State(state): State<AppState>, auth: Auth, request: Request
         if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
             too_large()
         } else {
-            ApiError::new(DomainError::bad_request(format!("could not read the request body: {e}")))
+            ApiError::new(DomainError::bad_request(format!(
+                "could not read the request body: {}",
+                truncate_for_message(&e.to_string())
+            )))
         }
     })?;
     let outcome = state.registry.publish(principal, body.to_bytes()).await?;
@@ -145,7 +149,10 @@ struct OwnersBody {
 
 fn parse_owners_body(body: &Bytes) -> Result<Vec<String>, ApiError> {
     serde_json::from_slice::<OwnersBody>(body).map(|b| b.users).map_err(|e| {
-        ApiError::new(DomainError::bad_request(format!("expected a JSON body like {{\"users\":[\"login\"]}}: {e}")))
+        ApiError::new(DomainError::bad_request(format!(
+            "expected a JSON body like {{\"users\":[\"login\"]}}: {}",
+            truncate_for_message(&e.to_string())
+        )))
     })
 }
 
