@@ -1,4 +1,5 @@
-//! What every resolver needs: the registry, the caller and the request's loaders.
+//! What every resolver needs: the registry, the caller, the request's loaders and its response
+//! budget.
 
 use std::sync::Arc;
 
@@ -8,12 +9,21 @@ use raktar_core::domain::DomainError;
 use raktar_core::services::Principal;
 
 use crate::error::Res;
+use crate::limits::ResponseBudget;
 use crate::loaders::{Caller, Loaders};
 
 pub(crate) struct Env<'a> {
     pub registry: &'a Arc<Registry>,
     pub caller: Option<&'a Principal>,
     pub loaders: &'a Loaders,
+    pub budget: &'a ResponseBudget,
+}
+
+impl Env<'_> {
+    /// Counts `bytes` of the answer against the request's budget ([`ResponseBudget::charge`]).
+    pub fn charge(&self, bytes: usize) -> Res<()> {
+        self.budget.charge(bytes)
+    }
 }
 
 /// The resolver environment. A request without a [`Caller`] is anonymous.
@@ -23,5 +33,8 @@ pub(crate) fn env<'a>(ctx: &Context<'a>) -> Res<Env<'a>> {
         .map_err(|_| DomainError::internal("the GraphQL schema was built without a registry"))?;
     let caller = ctx.data_opt::<Caller>().and_then(|c| c.0.as_ref());
     let loaders = ctx.data::<Loaders>().map_err(|_| DomainError::internal("the GraphQL request has no loaders"))?;
-    Ok(Env { registry, caller, loaders })
+    let budget = ctx
+        .data::<Arc<ResponseBudget>>()
+        .map_err(|_| DomainError::internal("the GraphQL request has no response budget"))?;
+    Ok(Env { registry, caller, loaders, budget })
 }

@@ -24,6 +24,9 @@ pub mod codes {
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     /// Something failed inside; the cause is logged, never shown.
     pub const INTERNAL: &str = "INTERNAL";
+    /// The answer would be larger than the server sends for one request; ask for less (fewer
+    /// aliases, smaller pages, READMEs one at a time).
+    pub const RESPONSE_TOO_LARGE: &str = "RESPONSE_TOO_LARGE";
 }
 
 /// The message clients see for internal errors.
@@ -83,9 +86,23 @@ pub fn to_graphql(e: &DomainError) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code))
 }
 
+/// The error of a request whose answer would exceed `limit` bytes.
+pub fn response_too_large(limit: usize) -> async_graphql::Error {
+    async_graphql::Error::new(format!(
+        "the response would be larger than {limit} bytes; ask for less (fewer aliases, smaller pages, \
+         one README at a time)"
+    ))
+    .extend_with(|_, ext| ext.set("code", codes::RESPONSE_TOO_LARGE))
+}
+
 /// A GraphQL error for an error outside any resolver (authentication of the HTTP request).
 pub fn request_error(e: &DomainError) -> ServerError {
     to_graphql(e).into_server_error(async_graphql::Pos::default())
+}
+
+/// The request-level error of an answer over `limit` bytes.
+pub fn response_too_large_error(limit: usize) -> ServerError {
+    response_too_large(limit).into_server_error(async_graphql::Pos::default())
 }
 
 fn has_code(e: &ServerError) -> bool {

@@ -1,5 +1,6 @@
 //! Per-request DataLoaders: crate summaries, versions and owners by crate, users by login, download
-//! statistics by crate. Each key is read at most once per request (the DataLoader's cache plus a
+//! statistics by crate; and READMEs by version ([`readme`]: a README spilled to the blob store is
+//! read once per request however many fields or aliases show it). Each key is read at most once per request (the DataLoader's cache plus a
 //! memo of reads in flight), and the reads of one batch run concurrently. The store port has no multi-item read, so a batch of N keys is N
 //! single-partition reads: bounded by what the query asked for, never one read per nested field.
 //!
@@ -107,6 +108,7 @@ pub struct RegistryLoader {
     owners: Memo<NormalizedName, Arc<Vec<OwnerRecord>>>,
     users: Memo<Login, Arc<UserRecord>>,
     downloads: Memo<NormalizedName, Arc<DownloadStats>>,
+    readmes: Memo<(NormalizedName, String), Arc<str>>,
 }
 
 /// The per-request loader.
@@ -121,6 +123,7 @@ pub fn new_loaders(registry: Arc<Registry>, caller: Option<Principal>) -> Loader
         owners: Memo::default(),
         users: Memo::default(),
         downloads: Memo::default(),
+        readmes: Memo::default(),
     };
     DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()).delay(BATCH_DELAY)
 }
@@ -138,6 +141,27 @@ pub fn clear_all(loaders: &Loaders) {
     l.owners.forget();
     l.users.forget();
     l.downloads.forget();
+    l.readmes.forget();
+}
+
+/// The README of a version (`norm` is its crate), read at most once per request: inline in the
+/// version item or from the blob store, through the domain service (which checks read access).
+pub async fn readme(
+    loaders: &Loaders,
+    norm: &NormalizedName,
+    version: &Arc<VersionRecord>,
+) -> Result<Option<Arc<str>>, async_graphql::Error> {
+    let l = loaders.loader();
+    let key = (norm.clone(), version.vers.clone());
+    let mut found = l
+        .readmes
+        .load(std::slice::from_ref(&key), |_| {
+            let (registry, caller) = l.env();
+            let version = version.clone();
+            async move { Ok(registry.version_readme(caller.as_ref().as_ref(), &version).await?.map(Arc::from)) }
+        })
+        .await?;
+    Ok(found.remove(&key))
 }
 
 impl RegistryLoader {

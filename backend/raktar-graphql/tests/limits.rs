@@ -16,9 +16,10 @@ async fn deep_queries_are_refused() {
     let fx = Fixture::new();
     let alice = fx.user("alice", Role::Member).await;
     fx.publish(&alice, &Krate::new("demo", "1.0.0")).await;
+    // A path without lists (lists multiply the complexity and would be refused as too complex).
     let mut q = String::from("name");
     for _ in 0..7 {
-        q = format!("owners {{ crates {{ {q} }} }}");
+        q = format!("defaultVersion {{ crate {{ {q} }} }}");
     }
     let query = format!("{{ crate(name: \"demo\") {{ {q} }} }}");
     let response = fx.run(Some(&alice), &query, json!({})).await;
@@ -28,7 +29,7 @@ async fn deep_queries_are_refused() {
     assert!(response["data"].is_null(), "nothing runs: {response:#}");
 
     // Within the limit, the same shape works.
-    let q = "owners { crates { owners { crates { name } } } }";
+    let q = "defaultVersion { crate { defaultVersion { crate { name } } } }";
     let response = fx.run(Some(&alice), &format!("{{ crate(name: \"demo\") {{ {q} }} }}"), json!({})).await;
     assert!(codes(&response).is_empty(), "{response:#}");
 }
@@ -97,4 +98,104 @@ async fn internal_errors_do_not_leak() {
     assert_eq!(response["errors"][0]["message"], raktar_graphql::error::INTERNAL_MESSAGE);
     // The rest of the answer is still there (errors are per field).
     assert_eq!(response["data"]["crate"]["name"], "demo");
+}
+
+/// A README of about 1 MB (spilled to the blob store: larger than an inline README).
+fn big_readme() -> String {
+    let mut text = String::from("# big\n");
+    while text.len() < 1_000_000 {
+        text.push_str("All work and no play makes a large README. ");
+    }
+    text
+}
+
+fn aliases(n: usize, field: &str) -> String {
+    (0..n).map(|i| format!("a{i}: {field} ")).collect()
+}
+
+/// The reported attack: a thousand aliases of a 1 MB README (a 42 KB query, a 1.24 GB answer).
+/// Refused before anything runs: no blob read, a small typed error.
+#[tokio::test]
+async fn a_thousand_readme_aliases_are_refused_before_they_run() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice", Role::Member).await;
+    fx.publish(&alice, &Krate::new("big", "1.0.0").readme(&big_readme())).await;
+    fx.blobs.take_gets();
+
+    // At the root (the report's shape) and nested in one crate.
+    let rooted = format!("{{ {} }}", aliases(1000, "crate(name: \"big\") { readme }"));
+    let nested = format!("{{ crate(name: \"big\") {{ {} }} }}", aliases(1000, "readme"));
+    for (query, wanted) in [(&rooted, "root fields"), (&nested, "fields")] {
+        let response = fx.run(Some(&alice), query, json!({})).await;
+        assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{response:#}");
+        let message = response["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(wanted) && message.contains("at most"), "{message}");
+        assert!(response["data"].is_null(), "nothing runs: {response:#}");
+        assert!(response.to_string().len() < 1000, "a small answer: {response}");
+    }
+    assert_eq!(fx.blobs.take_gets(), 0, "no README was read");
+
+    // The complexity limit refuses them too (a README is priced as such), whatever the field caps.
+    let fx2 = Fixture::with_options(raktar_graphql::GraphqlOptions {
+        max_fields: 100_000,
+        max_root_fields: 100_000,
+        ..Default::default()
+    });
+    let alice = fx2.user("alice", Role::Member).await;
+    fx2.publish(&alice, &Krate::new("big", "1.0.0").readme(&big_readme())).await;
+    fx2.blobs.take_gets();
+    for query in [&rooted, &nested] {
+        let response = fx2.run(Some(&alice), query, json!({})).await;
+        assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{response:#}");
+        assert!(response["errors"][0]["message"].as_str().unwrap().contains("too complex"), "{response:#}");
+        assert!(response.to_string().len() < 1000);
+    }
+    // Lists inside lists multiply: the owners of the crates of the owners of the crates.
+    let fan_out = "{ crate(name: \"big\") { owners { crates { owners { crates { name } } } } } }";
+    let response = fx2.run(Some(&alice), fan_out, json!({})).await;
+    assert!(response["errors"][0]["message"].as_str().unwrap().contains("too complex"), "{response:#}");
+    assert_eq!(fx2.blobs.take_gets(), 0);
+}
+
+/// Fewer aliases pass the query limits but not the response budget: the request stops with
+/// RESPONSE_TOO_LARGE and a small answer, and the README blob is read once however many aliases
+/// show it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_readme_aliases_exhaust_the_response_budget() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice", Role::Member).await;
+    let readme = big_readme();
+    fx.publish(&alice, &Krate::new("big", "1.0.0").readme(&readme)).await;
+    fx.blobs.take_gets();
+
+    let query = format!("{{ crate(name: \"big\") {{ {} }} }}", aliases(100, "readme"));
+    let response = fx.run(Some(&alice), &query, json!({})).await;
+    assert_eq!(
+        codes(&response),
+        ["RESPONSE_TOO_LARGE"],
+        "{}",
+        &response.to_string()[..2000.min(response.to_string().len())]
+    );
+    assert!(response["data"].is_null());
+    assert!(response.to_string().len() < 1000, "a small answer");
+    assert_eq!(fx.blobs.take_gets(), 1, "the README blob is read once per request");
+
+    // Within the budget the same README in several places is still one read.
+    let query = format!(
+        "{{ crate(name: \"big\") {{ {} versions {{ readme }} defaultVersion {{ readme }} }} }}",
+        aliases(3, "readme")
+    );
+    let data = fx.data(Some(&alice), &query, json!({})).await;
+    assert_eq!(data["crate"]["a2"].as_str(), Some(readme.as_str()));
+    assert_eq!(data["crate"]["versions"][0]["readme"].as_str(), Some(readme.as_str()));
+    assert_eq!(fx.blobs.take_gets(), 1, "one read for five READMEs of the same version");
+
+    // A smaller budget is a configuration away.
+    let small =
+        Fixture::with_options(raktar_graphql::GraphqlOptions { max_response_bytes: 1_500_000, ..Default::default() });
+    let alice = small.user("alice", Role::Member).await;
+    small.publish(&alice, &Krate::new("big", "1.0.0").readme(&readme)).await;
+    small.data(Some(&alice), "{ crate(name: \"big\") { readme } }", json!({})).await;
+    let response = small.run(Some(&alice), "{ crate(name: \"big\") { a: readme b: readme } }", json!({})).await;
+    assert_eq!(codes(&response), ["RESPONSE_TOO_LARGE"]);
 }

@@ -5,6 +5,10 @@
 //! `Authorization`, else the session cookie). Anonymous requests are executed: each field then
 //! decides (in the domain services) whether it needs a caller. Every answer is a GraphQL response
 //! whose errors carry `extensions.code`, request-level failures included.
+//!
+//! The serialized answer is bounded ([`raktar_graphql::RaktarSchema::max_response_bytes`]): it is
+//! written into a buffer that refuses to grow past the cap, and an answer over it is replaced by
+//! a small `RESPONSE_TOO_LARGE` error (the schema stops large fields earlier with the same error).
 
 use async_graphql::{Response as GqlResponse, ServerError};
 use async_graphql_axum::GraphQLResponse;
@@ -16,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::post;
 use raktar_core::domain::DomainError;
-use raktar_graphql::error::request_error;
+use raktar_graphql::error::{request_error, response_too_large_error};
 
 use crate::AppState;
 use crate::auth::{Auth, require_csrf, session_cookie};
@@ -88,7 +92,55 @@ async fn execute(
         Err(e) => return failure(StatusCode::OK, request_error(&e.error)),
     };
     let response = state.schema.execute(request, principal).await;
-    GraphQLResponse::from(response).into_response()
+    bounded(response, state.schema.max_response_bytes())
+}
+
+/// A writer that keeps at most `cap` bytes and fails past them.
+struct CappedBuffer {
+    bytes: Vec<u8>,
+    cap: usize,
+}
+
+impl std::io::Write for CappedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len().saturating_add(buf.len()) > self.cap {
+            return Err(std::io::Error::other("the response is over the cap"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Serializes a response into at most `cap` bytes, or answers `RESPONSE_TOO_LARGE`.
+fn bounded(response: GqlResponse, cap: usize) -> Response {
+    let cache_control = if response.is_ok() { response.cache_control.value() } else { None };
+    let extra_headers = response.http_headers.clone();
+    let mut buffer = CappedBuffer { bytes: Vec::new(), cap };
+    if let Err(e) = serde_json::to_writer(&mut buffer, &response) {
+        drop(buffer);
+        drop(response);
+        if e.is_io() {
+            tracing::warn!(cap, "GraphQL response over the size cap refused");
+            return failure(StatusCode::OK, response_too_large_error(cap));
+        }
+        tracing::error!(error = %e, "a GraphQL response could not be serialized");
+        return failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            request_error(&DomainError::internal("a GraphQL response could not be serialized")),
+        );
+    }
+    let mut out = Response::new(axum::body::Body::from(buffer.bytes));
+    let headers = out.headers_mut();
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/graphql-response+json"));
+    if let Some(value) = cache_control.and_then(|v| header::HeaderValue::from_str(&v).ok()) {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    headers.extend(extra_headers);
+    out
 }
 
 /// The path part of the public URL (`https://host/registry` -> `/registry`).
@@ -117,10 +169,39 @@ async fn explorer(State(state): State<AppState>, headers: HeaderMap) -> Response
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
+    use async_graphql::{Name, Value};
+    use axum::body::to_bytes;
+
+    use super::*;
+
+    fn answer(text_len: usize) -> GqlResponse {
+        let mut map = async_graphql::indexmap::IndexMap::new();
+        map.insert(Name::new("readme"), Value::String("x".repeat(text_len)));
+        GqlResponse::new(Value::Object(map))
+    }
+
+    #[tokio::test]
+    async fn answers_over_the_cap_become_a_small_error() {
+        let small = bounded(answer(100), 1000);
+        assert_eq!(small.status(), StatusCode::OK);
+        let body: serde_json::Value =
+            serde_json::from_slice(&to_bytes(small.into_body(), 10_000).await.unwrap()).unwrap();
+        assert_eq!(body["data"]["readme"].as_str().map(str::len), Some(100));
+
+        let big = bounded(answer(5000), 1000);
+        assert_eq!(big.status(), StatusCode::OK);
+        let bytes = to_bytes(big.into_body(), 10_000).await.unwrap();
+        assert!(bytes.len() < 1000, "{}", bytes.len());
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "RESPONSE_TOO_LARGE", "{body}");
+        assert!(body["data"].is_null(), "{body}");
+    }
+
     #[test]
     fn base_paths() {
-        assert_eq!(super::base_path("http://127.0.0.1:3000"), "");
-        assert_eq!(super::base_path("https://example.com/registry"), "/registry");
+        assert_eq!(base_path("http://127.0.0.1:3000"), "");
+        assert_eq!(base_path("https://example.com/registry"), "/registry");
     }
 }

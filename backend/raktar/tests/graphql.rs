@@ -288,6 +288,9 @@ fn authorization_matrix() {
         ("{ user(login: \"alice\") { login crates { name } } }".into(), [UNAUTH, UNAUTH, OK, OK, OK]),
         ("{ myTokens { name } }".into(), [UNAUTH, UNAUTH, OK, OK, OK]),
         ("{ auditEvents { nodes { action } } }".into(), [UNAUTH, UNAUTH, FORBID, FORBID, OK]),
+        // Introspection of a private registry: callers only, like every other read.
+        ("{ __schema { queryType { name } } }".into(), [UNAUTH, UNAUTH, OK, OK, OK]),
+        ("{ __type(name: \"Crate\") { name } }".into(), [UNAUTH, UNAUTH, OK, OK, OK]),
         (
             "mutation { yankVersion(crate: \"demo\", version: \"1.0.0\") { yanked } }".into(),
             [UNAUTH, UNAUTH, FORBID, OK, OK],
@@ -402,6 +405,24 @@ fn disabled_users_tokens_stop_at_once() {
         &gql(&w.http, Some(&limited), "mutation { disableUser(login: \"dora\") { login } }", json!({})),
         "FORBIDDEN",
     );
+    // So are administrator reads: the audit log and other users' e-mail (a limited admin token
+    // reads what a member reads). Dora's own token still sees her e-mail.
+    let pattern = w.server.create_token_with("admin", "admin-acme", &["--crate", "acme-*"]);
+    for token in [&limited, &pattern] {
+        assert_code(&gql(&w.http, Some(token), "{ auditEvents { nodes { action } } }", json!({})), "FORBIDDEN");
+    }
+    gql_ok(
+        &w.http,
+        Some(&w.admin),
+        "mutation { createUser(input: { login: \"erin\", email: \"erin@example.com\" }) { login } }",
+        json!({}),
+    );
+    let email = "{ user(login: \"erin\") { email } }";
+    assert_eq!(gql_ok(&w.http, Some(&w.admin), email, json!({}))["user"]["email"], "erin@example.com");
+    assert!(gql_ok(&w.http, Some(&limited), email, json!({}))["user"]["email"].is_null());
+    assert!(gql_ok(&w.http, Some(&pattern), email, json!({}))["user"]["email"].is_null());
+    let erin = w.server.create_token_with("erin", "erin-read", &["--scope", "read"]);
+    assert_eq!(gql_ok(&w.http, Some(&erin), email, json!({}))["user"]["email"], "erin@example.com");
     // Unknown users are NOT_FOUND; duplicates CONFLICT; bad logins BAD_USER_INPUT.
     assert_code(
         &gql(&w.http, Some(&w.admin), "mutation { disableUser(login: \"ghost\") { login } }", json!({})),
@@ -658,6 +679,9 @@ fn public_read_mode_serves_anonymous_queries_only() {
     );
     assert_code(&gql(&w.http, None, "{ myTokens { name } }", json!({})), "UNAUTHENTICATED");
     assert_code(&gql(&w.http, None, "{ auditEvents { nodes { action } } }", json!({})), "UNAUTHENTICATED");
+    // Introspection is as public as the reads.
+    let data = gql_ok(&w.http, None, "{ __schema { queryType { name } } }", json!({}));
+    assert_eq!(data["__schema"]["queryType"]["name"], "Query");
     // Partial answers: a public field and a private one in one query.
     let body = gql(&w.http, None, "{ crates { totalCount } myTokens { name } }", json!({}));
     assert_eq!(body["data"]["crates"]["totalCount"], 2, "{body}");
@@ -696,16 +720,27 @@ fn http_edge() {
     let resp = post(&w.http, Some(&w.bob), &huge, json!({}));
     assert_eq!(resp.status, 413, "{resp}");
     assert_code(&resp.json(), "BAD_USER_INPUT");
-    // Abusive queries are refused with a clear message.
+    // Abusive queries are refused with a clear message (a path without lists: lists multiply the
+    // complexity, and a list in a list in a list is refused as too complex first).
     let mut deep = String::from("name");
     for _ in 0..7 {
-        deep = format!("owners {{ crates {{ {deep} }} }}");
+        deep = format!("defaultVersion {{ crate {{ {deep} }} }}");
     }
     let message = assert_code(
         &gql(&w.http, Some(&w.bob), &format!("{{ crate(name: \"demo\") {{ {deep} }} }}"), json!({})),
         "BAD_USER_INPUT",
     );
     assert!(message.contains("too deep"), "{message}");
+    // Response amplification: a thousand aliases of a README are refused before they run, with a
+    // small answer; a few fit.
+    let aliased: String = (0..1000).map(|i| format!("a{i}: crate(name: \"demo\") {{ readme }} ")).collect();
+    let resp = post(&w.http, Some(&w.bob), &format!("{{ {aliased} }}"), json!({}));
+    assert_eq!(resp.status, 200, "{resp}");
+    assert!(resp.text().len() < 1000, "{resp}");
+    let message = assert_code(&resp.json(), "BAD_USER_INPUT");
+    assert!(message.contains("root fields"), "{message}");
+    let data = gql_ok(&w.http, Some(&w.bob), "{ crate(name: \"demo\") { a: readme b: readme } }", json!({}));
+    assert_eq!(data["crate"]["a"], data["crate"]["b"]);
     // GraphiQL is off unless configured.
     let resp = w.http.get("/graphql", None);
     assert_eq!(resp.status, 404, "{resp}");

@@ -192,7 +192,8 @@ impl Registry {
         Err(DomainError::conflict(format!("user `{login}` is being changed concurrently; please retry")))
     }
 
-    /// Audit events between two days (inclusive), newest first (administrators only), at most
+    /// Audit events between two days (inclusive), newest first (administrators through a session
+    /// or an unrestricted token only), at most
     /// `limit` from `after` (exclusive). Each day is one partition: a page costs at most one query
     /// per day in the range.
     pub async fn audit_events(
@@ -203,8 +204,10 @@ impl Registry {
         limit: u32,
         after: Option<AuditCursor>,
     ) -> DomainResult<AuditPage> {
+        // Like user administration: a session or a token with every scope and no crate limit (an
+        // administrator's `read` token does not open the audit log).
         let principal = require(principal)?;
-        AuthCheck::scope(Scope::Read).admin_only().check(principal)?;
+        AuthCheck::scope(Scope::Read).admin_only().unrestricted_token().check(principal)?;
         if since > until {
             return Err(DomainError::bad_request("the audit range starts after it ends"));
         }

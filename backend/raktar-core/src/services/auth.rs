@@ -40,6 +40,19 @@ impl Principal {
         self.user.is_admin()
     }
 
+    /// A web session, or a token with every scope and no crate limit: the caller has all of its
+    /// user's rights.
+    pub fn is_unrestricted(&self) -> bool {
+        self.token.as_ref().is_none_or(|t| t.crates.is_empty() && Scope::ALL.iter().all(|s| t.scopes.contains(s)))
+    }
+
+    /// An administrator acting with all of their rights ([`Principal::is_unrestricted`]): what
+    /// administrator reads (the audit log, other users' e-mail addresses) need. A limited token of
+    /// an administrator (a `read` token, say) reads what a member reads.
+    pub fn acts_as_admin(&self) -> bool {
+        self.is_admin() && self.is_unrestricted()
+    }
+
     fn has_scope(&self, scope: Scope) -> bool {
         // Every scope implies read: cargo needs the index to publish, yank and so on.
         scope == Scope::Read || self.token.as_ref().is_none_or(|t| t.scopes.contains(&scope))
@@ -162,10 +175,7 @@ impl<'a> AuthCheck<'a> {
         if self.admin_only && !principal.is_admin() {
             return Err(DomainError::forbidden("only administrators may do this"));
         }
-        if self.unrestricted
-            && let Some(t) = &principal.token
-            && (!t.crates.is_empty() || Scope::ALL.iter().any(|s| !t.scopes.contains(s)))
-        {
+        if self.unrestricted && !principal.is_unrestricted() {
             return Err(DomainError::forbidden(format!(
                 "{} is limited (scopes or crate patterns); this action needs a token with every scope and no crate limit",
                 principal.via()

@@ -55,9 +55,11 @@ pub struct UserPage {
     pub has_more: bool,
 }
 
-/// Whether the caller may see a user's private details (e-mail): the user themself or an admin.
+/// Whether the caller may see a user's private details (e-mail): the user themself, or an admin
+/// acting with all of their rights ([`Principal::acts_as_admin`]: a session or an unrestricted
+/// token; an administrator's limited token sees what a member sees).
 pub fn sees_private_details(principal: Option<&Principal>, login: &str) -> bool {
-    principal.is_some_and(|p| p.is_admin() || p.login() == login)
+    principal.is_some_and(|p| p.acts_as_admin() || p.login() == login)
 }
 
 fn non_negative(v: Option<&serde_json::Value>) -> u64 {

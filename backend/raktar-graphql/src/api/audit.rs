@@ -8,6 +8,7 @@ use raktar_core::services::clock;
 
 use crate::context::env;
 use crate::error::Res;
+use crate::limits::LIST_ITEM_BYTES;
 use crate::types::audit::{AuditEvent, AuditEventConnection};
 use crate::types::krate::page_cost;
 use crate::types::scalars::Date;
@@ -49,6 +50,11 @@ impl AuditQuery {
         let has_previous = after.is_some();
         let page =
             env.registry.audit_events(env.caller, since, until, u32::try_from(first).unwrap_or(0), after).await?;
+        let bytes = page.events.iter().fold(0usize, |n, e| {
+            let detail: usize = e.record.detail.iter().map(|(k, v)| k.len() + v.len() + LIST_ITEM_BYTES / 2).sum();
+            n.saturating_add(LIST_ITEM_BYTES).saturating_add(detail)
+        });
+        env.charge(bytes)?;
         let mut conn = Connection::new(has_previous, page.has_more);
         conn.edges
             .extend(page.events.into_iter().map(|e| Edge::new(OpaqueCursor(e.cursor), AuditEvent::from(e.record))));

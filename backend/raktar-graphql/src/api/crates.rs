@@ -42,7 +42,7 @@ impl CratesQuery {
         let (offset, limit) = page_args(first, after.as_deref())?;
         let env = env(ctx)?;
         let results = env.registry.search_window(env.caller, &query, offset, limit).await?;
-        Ok(crate_connection(results, offset))
+        crate_connection(ctx, results, offset)
     }
 }
 

@@ -8,6 +8,7 @@ use raktar_core::domain::{DomainError, Login};
 
 use crate::context::env;
 use crate::error::Res;
+use crate::limits::LIST_ITEM_BYTES;
 use crate::loaders::{UserKey, clear_all};
 use crate::types::krate::{MAX_PAGE, page_cost};
 use crate::types::user::{RoleGql, UserObj};
@@ -46,6 +47,7 @@ impl UsersQuery {
         };
         let env = env(ctx)?;
         let page = env.registry.list_users(env.caller, after.as_ref(), u32::try_from(first).unwrap_or(0)).await?;
+        env.charge(page.users.len().saturating_mul(LIST_ITEM_BYTES))?;
         let mut conn = Connection::new(after.is_some(), page.has_more);
         conn.edges.extend(
             page.users.into_iter().map(|u| Edge::new(OpaqueCursor(u.login.clone()), UserObj::new(Arc::new(u)))),

@@ -12,7 +12,8 @@ use raktar_core::services::search::{SearchHit, SearchResults};
 
 use crate::context::env;
 use crate::error::Res;
-use crate::loaders::{CrateKey, DownloadsKey, OwnersKey, UserKey, VersionsKey};
+use crate::limits::LIST_ITEM_BYTES;
+use crate::loaders::{self, CrateKey, DownloadsKey, OwnersKey, UserKey, VersionsKey};
 use crate::types::scalars::{Date, DateTime};
 use crate::types::user::UserObj;
 use crate::types::version::VersionObj;
@@ -21,6 +22,13 @@ use crate::types::version::VersionObj;
 pub const MAX_PAGE: i32 = 100;
 /// Most days of a download series.
 pub const MAX_DAYS: i32 = 366;
+
+/// Complexity of a README (the largest field there is: up to megabytes of text).
+pub const README_COST: usize = 20;
+/// Items a list without a `first` argument is priced at (versions of a crate, crates of a user).
+pub const UNBOUNDED_LIST_ITEMS: usize = 20;
+/// Items a short list is priced at (owners, features and dependencies of a version).
+pub const SHORT_LIST_ITEMS: usize = 5;
 
 /// Project links of a crate or version.
 #[derive(SimpleObject, Clone, Debug)]
@@ -127,9 +135,11 @@ impl CrateObj {
     }
 
     /// Owners, by login.
+    #[graphql(complexity = "list_cost(None, SHORT_LIST_ITEMS, child_complexity)")]
     async fn owners(&self, ctx: &Context<'_>) -> Res<Vec<UserObj>> {
         let env = env(ctx)?;
         let owners = env.loaders.load_one(OwnersKey(self.norm.clone())).await?.unwrap_or_default();
+        env.charge(owners.len().saturating_mul(LIST_ITEM_BYTES))?;
         let keys: Vec<UserKey> =
             owners.iter().filter_map(|o| raktar_core::domain::Login::parse(&o.login).ok()).map(UserKey).collect();
         let users = env.loaders.load_many(keys.clone()).await?;
@@ -137,6 +147,7 @@ impl CrateObj {
     }
 
     /// Versions, newest publish first; `first` limits the list.
+    #[graphql(complexity = "list_cost(first, UNBOUNDED_LIST_ITEMS, child_complexity)")]
     async fn versions(&self, ctx: &Context<'_>, first: Option<i32>) -> Res<Vec<VersionObj>> {
         let env = env(ctx)?;
         let limit = match first {
@@ -145,6 +156,7 @@ impl CrateObj {
             None => usize::MAX,
         };
         let versions = env.loaders.load_one(VersionsKey(self.norm.clone())).await?.unwrap_or_default();
+        env.charge(versions.len().min(limit).saturating_mul(LIST_ITEM_BYTES))?;
         Ok(versions.iter().rev().take(limit).map(|v| VersionObj::new(self.norm.clone(), v.clone())).collect())
     }
 
@@ -167,12 +179,13 @@ impl CrateObj {
     }
 
     /// README of the version named by `maxVersion` (Markdown as published), if it has one.
+    #[graphql(complexity = "README_COST")]
     async fn readme(&self, ctx: &Context<'_>) -> Res<Option<String>> {
         let max = self.max_version_of(ctx).await?;
         let env = env(ctx)?;
         let versions = env.loaders.load_one(VersionsKey(self.norm.clone())).await?.unwrap_or_default();
         match versions.iter().find(|v| v.vers == max) {
-            Some(v) => Ok(env.registry.version_readme(env.caller, v).await?),
+            Some(v) => readme_text(ctx, &self.norm, v).await,
             None => Ok(None),
         }
     }
@@ -193,7 +206,7 @@ impl CrateObj {
         let (offset, limit) = page_args(first, after.as_deref())?;
         let env = env(ctx)?;
         let results = env.registry.dependents(env.caller, &self.norm, offset, limit).await?;
-        Ok(crate_connection(results, offset))
+        crate_connection(ctx, results, offset)
     }
 }
 
@@ -213,10 +226,12 @@ impl CrateDownloads {
 
     /// One entry per UTC day for the last `days` days (today included), oldest first; days
     /// without downloads count 0. At most 366 days.
+    #[graphql(complexity = "list_cost(Some(days), 0, child_complexity)")]
     async fn daily(&self, ctx: &Context<'_>, #[graphql(default = 90)] days: i32) -> Res<Vec<DailyDownloads>> {
         if !(0..=MAX_DAYS).contains(&days) {
             return Err(DomainError::bad_request(format!("`days` must be between 0 and {MAX_DAYS}")).into());
         }
+        env(ctx)?.charge(usize::try_from(days).unwrap_or(0).saturating_mul(LIST_ITEM_BYTES))?;
         let obj = CrateObj::by_name(self.norm.clone());
         let stats = obj.downloads_stats(ctx).await?;
         Ok(stats
@@ -251,6 +266,26 @@ pub fn page_cost(first: i32, child_complexity: usize) -> usize {
     usize::try_from(first.max(1)).unwrap_or(1).saturating_mul(child_complexity).saturating_add(1)
 }
 
+/// Complexity of a list field: its size (`first` when given, else `unbounded` items) times the
+/// cost of one item.
+pub fn list_cost(first: Option<i32>, unbounded: usize, child_complexity: usize) -> usize {
+    let items = first.map_or(unbounded, |n| usize::try_from(n).unwrap_or(0));
+    items.max(1).saturating_mul(child_complexity).saturating_add(1)
+}
+
+/// The README of a version as a field value: read once per request ([`loaders::readme`]) and
+/// charged to the response budget by its size before it is copied into the answer.
+pub async fn readme_text(
+    ctx: &Context<'_>,
+    norm: &NormalizedName,
+    version: &Arc<raktar_core::model::VersionRecord>,
+) -> Res<Option<String>> {
+    let env = env(ctx)?;
+    let Some(text) = loaders::readme(env.loaders, norm, version).await? else { return Ok(None) };
+    env.charge(text.len())?;
+    Ok(Some(text.to_string()))
+}
+
 /// Validates `first` / `after` of an offset connection: `(offset, limit)`.
 pub fn page_args(first: i32, after: Option<&str>) -> Res<(usize, usize)> {
     if !(0..=MAX_PAGE).contains(&first) {
@@ -266,8 +301,10 @@ pub fn page_args(first: i32, after: Option<&str>) -> Res<(usize, usize)> {
     Ok((offset, usize::try_from(first).unwrap_or(0)))
 }
 
-/// A connection page from ranked or sorted results starting at `offset`.
-pub fn crate_connection(results: SearchResults, offset: usize) -> CrateConnection {
+/// A connection page from ranked or sorted results starting at `offset`, charged to the
+/// response budget by its size.
+pub fn crate_connection(ctx: &Context<'_>, results: SearchResults, offset: usize) -> Res<CrateConnection> {
+    env(ctx)?.charge(results.hits.len().saturating_mul(LIST_ITEM_BYTES))?;
     let has_next = offset + results.hits.len() < results.total;
     let mut conn = Connection::with_additional_fields(
         offset > 0,
@@ -281,5 +318,5 @@ pub fn crate_connection(results: SearchResults, offset: usize) -> CrateConnectio
             .enumerate()
             .map(|(i, hit)| Edge::new(OpaqueCursor(offset + i), CrateObj::from_hit(hit))),
     );
-    conn
+    Ok(conn)
 }

@@ -9,8 +9,9 @@ use raktar_core::services::crates::sees_private_details;
 
 use crate::context::env;
 use crate::error::Res;
+use crate::limits::LIST_ITEM_BYTES;
 use crate::loaders::CrateKey;
-use crate::types::krate::CrateObj;
+use crate::types::krate::{CrateObj, UNBOUNDED_LIST_ITEMS, list_cost};
 use crate::types::scalars::DateTime;
 
 /// What a user may do in the registry.
@@ -89,10 +90,12 @@ impl UserObj {
     }
 
     /// Crates this user owns, by name.
+    #[graphql(complexity = "list_cost(None, UNBOUNDED_LIST_ITEMS, child_complexity)")]
     async fn crates(&self, ctx: &Context<'_>) -> Res<Vec<CrateObj>> {
         let env = env(ctx)?;
         let login = Login::parse(&self.record.login)?;
         let names = env.registry.crates_owned_by(env.caller, &login).await?;
+        env.charge(names.len().saturating_mul(LIST_ITEM_BYTES))?;
         let keys: Vec<CrateKey> = names.into_iter().map(CrateKey).collect();
         let found = env.loaders.load_many(keys.clone()).await?;
         Ok(keys.iter().filter_map(|k| found.get(k)).map(|s| CrateObj::from_summary(s.clone())).collect())

@@ -8,8 +8,9 @@ use raktar_core::model::{IndexLine, VersionRecord};
 
 use crate::context::env;
 use crate::error::Res;
+use crate::limits::{LIST_ITEM_BYTES, strings_bytes};
 use crate::loaders::{CrateKey, DownloadsKey, UserKey};
-use crate::types::krate::{CrateObj, Links};
+use crate::types::krate::{CrateObj, Links, README_COST, SHORT_LIST_ITEMS, list_cost, readme_text};
 use crate::types::scalars::DateTime;
 use crate::types::user::UserObj;
 
@@ -97,8 +98,9 @@ impl VersionObj {
         self.record.license.as_deref()
     }
 
-    async fn authors(&self) -> &[String] {
-        &self.record.authors
+    async fn authors(&self, ctx: &Context<'_>) -> Res<&[String]> {
+        env(ctx)?.charge(strings_bytes(&self.record.authors))?;
+        Ok(&self.record.authors)
     }
 
     async fn keywords(&self) -> &[String] {
@@ -123,17 +125,32 @@ impl VersionObj {
     }
 
     /// Features and what each enables, by name (`dep:` and `?/` syntax included).
-    async fn features(&self) -> Res<Vec<Feature>> {
+    #[graphql(complexity = "list_cost(None, SHORT_LIST_ITEMS, child_complexity)")]
+    async fn features(&self, ctx: &Context<'_>) -> Res<Vec<Feature>> {
         let line = self.line()?;
         let mut all = line.features.clone();
         all.extend(line.features2.clone().unwrap_or_default());
+        let bytes = all.iter().fold(0usize, |n, (name, enables)| {
+            n.saturating_add(LIST_ITEM_BYTES).saturating_add(name.len()).saturating_add(strings_bytes(enables))
+        });
+        env(ctx)?.charge(bytes)?;
         Ok(all.into_iter().map(|(name, enables)| Feature { name, enables }).collect())
     }
 
     /// Dependencies as published.
-    async fn dependencies(&self) -> Res<Vec<Dependency>> {
-        Ok(self
-            .line()?
+    #[graphql(complexity = "list_cost(None, SHORT_LIST_ITEMS, child_complexity)")]
+    async fn dependencies(&self, ctx: &Context<'_>) -> Res<Vec<Dependency>> {
+        let line = self.line()?;
+        let bytes = line.deps.iter().fold(0usize, |n, d| {
+            let strings = d.name.len()
+                + d.req.len()
+                + d.package.as_ref().map_or(0, String::len)
+                + d.target.as_ref().map_or(0, String::len)
+                + d.registry.as_ref().map_or(0, String::len);
+            n.saturating_add(LIST_ITEM_BYTES).saturating_add(strings).saturating_add(strings_bytes(&d.features))
+        });
+        env(ctx)?.charge(bytes)?;
+        Ok(line
             .deps
             .iter()
             .cloned()
@@ -168,9 +185,9 @@ impl VersionObj {
     }
 
     /// README as published (Markdown), if any.
+    #[graphql(complexity = "README_COST")]
     async fn readme(&self, ctx: &Context<'_>) -> Res<Option<String>> {
-        let env = env(ctx)?;
-        Ok(env.registry.version_readme(env.caller, &self.record).await?)
+        readme_text(ctx, &self.norm, &self.record).await
     }
 }
 

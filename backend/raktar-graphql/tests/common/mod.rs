@@ -5,23 +5,65 @@
 
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_graphql::{Request, Variables};
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use raktar_core::domain::Login;
+use raktar_core::domain::{CratePattern, Login, Scope};
 use raktar_core::model::Role;
 use raktar_core::services::Principal;
-use raktar_core::store::CountingItemStore;
+use raktar_core::services::tokens::NewToken;
+use raktar_core::store::{Blob, BlobError, BlobLocation, BlobStore, CountingItemStore, PutOutcome};
 use raktar_core::{Registry, RegistryConfig};
 use raktar_graphql::{GraphqlOptions, RaktarSchema, build_schema};
 use raktar_store::{FsBlobStore, SqliteItemStore};
 use serde_json::{Value, json};
 
+/// A blob store that counts reads (`get`) of the wrapped one.
+pub struct CountingBlobStore {
+    inner: FsBlobStore,
+    gets: AtomicUsize,
+}
+
+impl CountingBlobStore {
+    /// Reads since the last call; resets the count.
+    pub fn take_gets(&self) -> usize {
+        self.gets.swap(0, Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobStore for CountingBlobStore {
+    async fn put_if_absent(&self, key: &str, data: Bytes, content_type: &str) -> Result<PutOutcome, BlobError> {
+        self.inner.put_if_absent(key, data, content_type).await
+    }
+    async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(key).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        self.inner.delete(key).await
+    }
+    async fn exists(&self, key: &str) -> Result<bool, BlobError> {
+        self.inner.exists(key).await
+    }
+    async fn location(&self, key: &str) -> Result<BlobLocation, BlobError> {
+        self.inner.location(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        self.inner.list(prefix).await
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
 pub struct Fixture {
     pub registry: Arc<Registry>,
     pub store: Arc<CountingItemStore>,
+    pub blobs: Arc<CountingBlobStore>,
     pub schema: RaktarSchema,
     _blobs: tempfile::TempDir,
 }
@@ -32,15 +74,46 @@ impl Fixture {
     }
 
     pub fn with_options(opts: GraphqlOptions) -> Self {
-        let blobs = tempfile::tempdir().unwrap();
+        Self::build(opts, true)
+    }
+
+    /// A registry whose reads need no credentials (`--public-read`).
+    pub fn public_read() -> Self {
+        Self::build(GraphqlOptions::default(), false)
+    }
+
+    fn build(opts: GraphqlOptions, auth_required: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(CountingItemStore::new(Arc::new(SqliteItemStore::open_in_memory().unwrap())));
+        let blobs = Arc::new(CountingBlobStore {
+            inner: FsBlobStore::new(dir.path().to_path_buf()),
+            gets: AtomicUsize::new(0),
+        });
         let registry = Arc::new(Registry::new(
             store.clone(),
-            Arc::new(FsBlobStore::new(blobs.path().to_path_buf())),
-            RegistryConfig { auth_required: true, ..RegistryConfig::default() },
+            blobs.clone(),
+            RegistryConfig { auth_required, ..RegistryConfig::default() },
         ));
         let schema = build_schema(registry.clone(), opts);
-        Self { registry, store, schema, _blobs: blobs }
+        Self { registry, store, blobs, schema, _blobs: dir }
+    }
+
+    /// A user acting through a cargo token with these scopes (empty: every scope) and crate
+    /// patterns, authenticated as the HTTP edge would.
+    pub async fn token(&self, login: &str, scopes: &[Scope], crates: &[&str]) -> Principal {
+        let new = NewToken {
+            name: format!("t{}", self.gets_name()),
+            scopes: scopes.to_vec(),
+            crates: crates.iter().map(|c| CratePattern::parse(c).unwrap()).collect(),
+            expires_in_secs: None,
+        };
+        let created = self.registry.create_token("test", &Login::parse(login).unwrap(), new).await.unwrap();
+        self.registry.authenticate(Some(&created.secret)).await.unwrap().unwrap()
+    }
+
+    fn gets_name(&self) -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        NEXT.fetch_add(1, Ordering::SeqCst)
     }
 
     /// A user acting through a web session (the user's full rights).
