@@ -55,6 +55,9 @@ impl BlobStore for CountingBlobStore {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         self.inner.list(prefix).await
     }
+    async fn list_modified(&self, prefix: &str) -> Result<Vec<(String, std::time::SystemTime)>, BlobError> {
+        self.inner.list_modified(prefix).await
+    }
     fn describe(&self) -> String {
         self.inner.describe()
     }
