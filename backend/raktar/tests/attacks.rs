@@ -161,7 +161,8 @@ fn publish_body(name: &str, krate: &[u8]) -> Vec<u8> {
 
 #[test]
 fn attacks_stay_within_the_memory_budget_and_health_keeps_answering() {
-    let server = TestServer::start();
+    // 1024 open files: the common default limit, which 1,100 hanging connections would exhaust.
+    let server = TestServer::start_with_fd_limit(1024, &[]);
     let owner = server.user_with_token("alice");
     let reader = server.create_token_with("alice", "alice-read", &["--scope", "read"]);
     let http = server.http();

@@ -206,6 +206,8 @@ pub struct TestServer {
     aws: Option<aws::AwsHome>,
     /// The extra `serve` arguments (kept for a restart).
     extra: Vec<String>,
+    /// The server's open-file limit, when the test set one.
+    fd_limit: Option<u32>,
 }
 
 impl TestServer {
@@ -224,8 +226,18 @@ impl TestServer {
         let data_dir = tempfile::Builder::new().prefix("raktar-e2e-data-").tempdir().expect("create data dir");
         let aws = aws::aws_home_requested().then(create_aws_home);
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let (child, url, stdout, stderr) = spawn_server(data_dir.path(), aws.as_ref(), &extra);
-        TestServer { child, url, stdout, stderr, data_dir, aws, extra }
+        let (child, url, stdout, stderr) = spawn_server(data_dir.path(), aws.as_ref(), &extra, None);
+        TestServer { child, url, stdout, stderr, data_dir, aws, extra, fd_limit: None }
+    }
+
+    /// Starts with extra `serve` arguments, the server limited to `fd_limit` open files (the
+    /// common default of 1024 on many machines), through util-linux `prlimit`.
+    pub fn start_with_fd_limit(fd_limit: u32, extra: &[&str]) -> Self {
+        let data_dir = tempfile::Builder::new().prefix("raktar-e2e-data-").tempdir().expect("create data dir");
+        let aws = aws::aws_home_requested().then(create_aws_home);
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (child, url, stdout, stderr) = spawn_server(data_dir.path(), aws.as_ref(), &extra, Some(fd_limit));
+        TestServer { child, url, stdout, stderr, data_dir, aws, extra, fd_limit: Some(fd_limit) }
     }
 
     /// Kills the server with SIGKILL (no shutdown of any kind) and starts it again on the same
@@ -233,7 +245,8 @@ impl TestServer {
     pub fn kill9_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, url, stdout, stderr) = spawn_server(self.data_dir.path(), self.aws.as_ref(), &self.extra);
+        let (child, url, stdout, stderr) =
+            spawn_server(self.data_dir.path(), self.aws.as_ref(), &self.extra, self.fd_limit);
         let previous = format!("{}\n--- (killed with SIGKILL and restarted) ---\n", self.logs());
         self.stdout.lock().unwrap().insert_str(0, &previous);
         self.child = child;
@@ -437,8 +450,22 @@ fn spawn_server(
     data_dir: &Path,
     aws: Option<&aws::AwsHome>,
     extra: &[String],
+    fd_limit: Option<u32>,
 ) -> (Child, String, Arc<Mutex<String>>, Arc<Mutex<String>>) {
     let mut cmd = raktar_command();
+    if let Some(limit) = fd_limit {
+        // The same command, run by `prlimit` (which execs it with the lower limit).
+        let program = cmd.get_program().to_owned();
+        let mut wrapped = Command::new("prlimit");
+        wrapped.arg(format!("--nofile={limit}:{limit}")).arg("--").arg(program);
+        for (key, value) in cmd.get_envs() {
+            match value {
+                Some(v) => wrapped.env(key, v),
+                None => wrapped.env_remove(key),
+            };
+        }
+        cmd = wrapped;
+    }
     if let Some(home) = aws {
         home.apply(&mut cmd);
     }
