@@ -109,7 +109,14 @@ pub struct RegistryLoader {
     users: Memo<Login, Arc<UserRecord>>,
     downloads: Memo<NormalizedName, Arc<DownloadStats>>,
     readmes: Memo<(NormalizedName, String), Arc<str>>,
+    /// READMEs resolving at once in this request ([`README_PERMITS`]).
+    readme_permits: tokio::sync::Semaphore,
 }
+
+/// READMEs of one request read and charged at once: a query over many versions' READMEs holds a
+/// few in memory beyond its response budget, not all of them (the rest fail fast once the budget
+/// is spent, without being read).
+const README_PERMITS: usize = 4;
 
 /// The per-request loader.
 pub type Loaders = DataLoader<RegistryLoader, HashMapCache>;
@@ -124,6 +131,7 @@ pub fn new_loaders(registry: Arc<Registry>, caller: Option<Principal>) -> Loader
         users: Memo::default(),
         downloads: Memo::default(),
         readmes: Memo::default(),
+        readme_permits: tokio::sync::Semaphore::new(README_PERMITS),
     };
     DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()).delay(BATCH_DELAY)
 }
@@ -146,12 +154,22 @@ pub fn clear_all(loaders: &Loaders) {
 
 /// The README of a version (`norm` is its crate), read at most once per request: inline in the
 /// version item or from the blob store, through the domain service (which checks read access).
-pub async fn readme(
+/// `admit` runs once this README's turn has come (at most [`README_PERMITS`] at once), before it
+/// is read; `use_text` runs on the text before the turn ends.
+pub async fn readme<T>(
     loaders: &Loaders,
     norm: &NormalizedName,
     version: &Arc<VersionRecord>,
-) -> Result<Option<Arc<str>>, async_graphql::Error> {
+    admit: impl FnOnce() -> Result<(), async_graphql::Error>,
+    use_text: impl FnOnce(Option<Arc<str>>) -> Result<T, async_graphql::Error>,
+) -> Result<T, async_graphql::Error> {
     let l = loaders.loader();
+    let _turn = l
+        .readme_permits
+        .acquire()
+        .await
+        .map_err(|_| to_graphql(&raktar_core::domain::DomainError::internal("README permits closed")))?;
+    admit()?;
     let key = (norm.clone(), version.vers.clone());
     let mut found = l
         .readmes
@@ -161,7 +179,7 @@ pub async fn readme(
             async move { Ok(registry.version_readme(caller.as_ref().as_ref(), &version).await?.map(Arc::from)) }
         })
         .await?;
-    Ok(found.remove(&key))
+    use_text(found.remove(&key))
 }
 
 impl RegistryLoader {

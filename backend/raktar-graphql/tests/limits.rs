@@ -199,3 +199,21 @@ async fn a_hundred_readme_aliases_exhaust_the_response_budget() {
     let response = small.run(Some(&alice), "{ crate(name: \"big\") { a: readme b: readme } }", json!({})).await;
     assert_eq!(codes(&response), ["RESPONSE_TOO_LARGE"]);
 }
+
+/// Many different READMEs in one query: once the budget is spent the rest fail without being read
+/// (a few resolve at a time), so the request never holds every README in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readmes_past_the_budget_are_not_read() {
+    let fx =
+        Fixture::with_options(raktar_graphql::GraphqlOptions { max_response_bytes: 150_000, ..Default::default() });
+    let alice = fx.user("alice", Role::Member).await;
+    let readme = "a README of a hundred kilobytes, too large for the version item. ".repeat(1600);
+    for minor in 0..12 {
+        fx.publish(&alice, &Krate::new("many", &format!("1.{minor}.0")).readme(&readme)).await;
+    }
+    fx.blobs.take_gets();
+    let response = fx.run(Some(&alice), "{ crate(name: \"many\") { versions { readme } } }", json!({})).await;
+    assert_eq!(codes(&response), ["RESPONSE_TOO_LARGE"]);
+    let reads = fx.blobs.take_gets();
+    assert!(reads <= 6, "one README fits the budget, a second fails it, at most four are in flight: {reads} reads");
+}

@@ -281,9 +281,22 @@ pub async fn readme_text(
     version: &Arc<raktar_core::model::VersionRecord>,
 ) -> Res<Option<String>> {
     let env = env(ctx)?;
-    let Some(text) = loaders::readme(env.loaders, norm, version).await? else { return Ok(None) };
-    env.charge(text.len())?;
-    Ok(Some(text.to_string()))
+    let text = loaders::readme(
+        env.loaders,
+        norm,
+        version,
+        // Once the budget is spent, the READMEs still waiting fail without being read.
+        || env.charge(0).map_err(Into::into),
+        |text| match text {
+            Some(text) => {
+                env.charge(text.len())?;
+                Ok(Some(text.to_string()))
+            }
+            None => Ok(None),
+        },
+    )
+    .await?;
+    Ok(text)
 }
 
 /// Validates `first` / `after` of an offset connection: `(offset, limit)`.
