@@ -203,6 +203,12 @@ impl Registry {
             audit::event(login.as_str(), "session-create", None, None, detail)?,
         ];
         self.items.transact(ops).await?;
+        // A disable that ran between the check above and the write would not have seen this
+        // session: look again, and take the session back if so.
+        if self.get_user(login).await?.is_none_or(|u| u.disabled) {
+            self.items.delete(&keys::session(&hash), None).await?;
+            return Err(DomainError::unauthenticated(format!("the account `{login}` is disabled")));
+        }
         tracing::info!(user = %login, method = method.as_str(), "web session opened");
         Ok(NewSession {
             secret,
