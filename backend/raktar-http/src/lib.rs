@@ -3,12 +3,15 @@
 
 pub mod auth;
 pub mod cargo;
+pub mod client_addr;
 pub mod error;
 pub mod graphql;
 pub mod oidc;
 pub mod web;
 
 use std::sync::Arc;
+
+pub use client_addr::ClientAddr;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -76,8 +79,42 @@ pub fn router(state: AppState) -> Router {
         .merge(graphql::routes())
         // The one CSRF check (cookie-authenticated state changes), before any handler runs.
         .layer(axum::middleware::from_fn(auth::csrf_guard))
+        // No HTML answer may be framed (clickjacking): one place for every page.
+        .layer(axum::middleware::from_fn(html_security_headers))
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(error::panic_response))
         .with_state(state)
+}
+
+/// Adds `X-Frame-Options: DENY` and a `Content-Security-Policy` with `frame-ancestors 'none'` to
+/// every HTML response (pages that set their own policy keep it, with `frame-ancestors 'none'`
+/// added when it lacks one).
+async fn html_security_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let mut response = next.run(request).await;
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
+    if !is_html {
+        return response;
+    }
+    let h = response.headers_mut();
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    let csp = match h.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()) {
+        Some(existing) if existing.to_ascii_lowercase().contains("frame-ancestors") => None,
+        Some(existing) => {
+            HeaderValue::from_str(&format!("{}; frame-ancestors 'none'", existing.trim_end_matches(';'))).ok()
+        }
+        None => Some(HeaderValue::from_static("frame-ancestors 'none'")),
+    };
+    if let Some(csp) = csp {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
 }

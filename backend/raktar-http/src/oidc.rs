@@ -71,8 +71,9 @@ impl std::fmt::Debug for ClientSecret {
 /// Which claims say what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimMapping {
-    /// The login (default `preferred_username`; falls back to `email`, then `sub`). An e-mail
-    /// address gives its local part.
+    /// The login a new account gets (default `preferred_username`; falls back to `email`, then
+    /// `sub`; an e-mail address gives its local part). Only a name: accounts are found by the
+    /// identity's issuer and subject, and a taken login gives the new account a distinct one.
     pub login: String,
     /// Display name (default `name`).
     pub name: String,
@@ -575,6 +576,12 @@ pub fn map_claims(
         login,
         name: claim_str(claims, &mapping.name).map(str::to_owned),
         email: claim_str(claims, &mapping.email).map(str::to_owned),
+        // A boolean, or the string "true" (some providers send it so).
+        email_verified: match claims.get("email_verified") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+            _ => false,
+        },
         role,
     })
 }

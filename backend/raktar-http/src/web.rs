@@ -16,12 +16,11 @@
 //! form, which has no session yet, carries a double-submit token bound to a short-lived cookie
 //! (against login CSRF).
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -39,14 +38,40 @@ use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::auth::{Auth, CSRF_FIELD, session_clear_cookie, session_cookie, session_set_cookie, set_cookie};
+use crate::client_addr::{TrustedProxies, client_ip};
 use crate::oidc::{OidcClient, OidcError};
 
-/// Cookie binding the sign-in form to the browser that loaded it (double submit, against login CSRF).
+/// Cookie binding the sign-in form to the browser that loaded it (double submit, against login CSRF);
+/// on plain http (path `/login`).
 const LOGIN_CSRF_COOKIE: &str = "raktar_login_csrf";
+/// The same on https: the `__Host-` prefix (path `/`, `Secure`, host-only) keeps a sibling
+/// subdomain from planting a known value.
+const SECURE_LOGIN_CSRF_COOKIE: &str = "__Host-raktar_login_csrf";
 /// Form field echoing [`LOGIN_CSRF_COOKIE`].
 const LOGIN_CSRF_FIELD: &str = "login_csrf";
-/// Cookie binding the OIDC callback to the browser that started the sign-in (holds the `state`).
+/// Cookie binding the OIDC callback to the browser that started the sign-in (holds the `state`);
+/// on plain http (path `/auth/oidc`).
 const OIDC_STATE_COOKIE: &str = "raktar_oidc_state";
+/// The same on https, `__Host-` prefixed (path `/`).
+const SECURE_OIDC_STATE_COOKIE: &str = "__Host-raktar_oidc_state";
+
+/// Name and path of a short-lived sign-in cookie: `__Host-` prefixed with path `/` on https.
+fn signin_cookie(
+    state: &AppState,
+    plain: &'static str,
+    secure: &'static str,
+    path: &'static str,
+) -> (&'static str, &'static str) {
+    if state.secure_cookies() { (secure, "/") } else { (plain, path) }
+}
+
+fn login_csrf_cookie(state: &AppState) -> (&'static str, &'static str) {
+    signin_cookie(state, LOGIN_CSRF_COOKIE, SECURE_LOGIN_CSRF_COOKIE, "/login")
+}
+
+fn oidc_state_cookie(state: &AppState) -> (&'static str, &'static str) {
+    signin_cookie(state, OIDC_STATE_COOKIE, SECURE_OIDC_STATE_COOKIE, "/auth/oidc")
+}
 /// Token lifetimes offered by the form (days); `never` is offered too.
 const EXPIRY_CHOICES: [(&str, &str); 5] =
     [("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("never", "never")];
@@ -61,14 +86,14 @@ pub struct WebSettings {
     /// Where `/me` leads once the web UI has a token page (absolute URL or local path); until then
     /// `/me` serves the server-rendered page.
     pub token_page_url: Option<String>,
-    /// Take the client address for rate limits from the last `X-Forwarded-For` entry (set only
-    /// behind a proxy that appends it: API Gateway, CloudFront, a load balancer).
-    pub trust_forwarded_for: bool,
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` headers give the client address for the
+    /// sign-in rate limits (see [`crate::client_addr`]); empty: the peer address is used.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for WebSettings {
     fn default() -> Self {
-        Self { oidc: None, local_login: true, token_page_url: None, trust_forwarded_for: false }
+        Self { oidc: None, local_login: true, token_page_url: None, trusted_proxies: TrustedProxies::default() }
     }
 }
 
@@ -209,27 +234,16 @@ fn describe(e: &DomainError) -> (StatusCode, String) {
     }
 }
 
-/// The client address used by the sign-in rate limit: the TCP peer, or with `trust_forwarded_for`
-/// the last `X-Forwarded-For` entry; `None` when neither is known (Lambda without a trusted header).
+/// The client address used by the sign-in rate limits ([`client_ip`]: the peer, or behind a
+/// trusted proxy the forwarded address); `None` when the server recorded no peer address.
 pub struct ClientAddress(pub Option<String>);
 
 impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if state.web.trust_forwarded_for
-            && let Some(ip) = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-                .next_back()
-        {
-            return Ok(ClientAddress(Some(ip.to_string())));
-        }
-        Ok(ClientAddress(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())))
+        let ip = client_ip(&parts.headers, &parts.extensions, &state.web.trusted_proxies);
+        Ok(ClientAddress(ip.map(|ip| ip.to_string())))
     }
 }
 
@@ -296,7 +310,8 @@ fn render_login(state: &AppState, headers: &HeaderMap, status: StatusCode, form:
         body.push_str("<p>No sign-in method is enabled on this server. Ask an administrator.</p>");
     }
     let response = page(status, "Sign in", &body);
-    with_cookie(response, set_cookie(LOGIN_CSRF_COOKIE, &login_csrf, "/login", 3600, state.secure_cookies()))
+    let (name, path) = login_csrf_cookie(state);
+    with_cookie(response, set_cookie(name, &login_csrf, path, 3600, state.secure_cookies()))
 }
 
 async fn login_page(
@@ -330,7 +345,7 @@ async fn login_submit(
     let next = safe_next(form.get("next"));
     let login = form.get("login").unwrap_or_default();
     let password = form.get("password").unwrap_or_default();
-    let cookie = crate::auth::cookie_value(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    let cookie = crate::auth::cookie_value(&headers, login_csrf_cookie(&state).0).unwrap_or_default();
     let field = form.get(LOGIN_CSRF_FIELD).unwrap_or_default();
     if cookie.is_empty() || cookie.len() != field.len() || !bool::from(cookie.as_bytes().ct_eq(field.as_bytes())) {
         let error = "the sign-in form expired or was not loaded from this server; please try again";
@@ -357,7 +372,8 @@ async fn login_submit(
     match session {
         Ok(session) => {
             let response = signed_in(&state, &session, &next);
-            with_cookie(response, set_cookie(LOGIN_CSRF_COOKIE, "", "/login", 0, state.secure_cookies()))
+            let (name, path) = login_csrf_cookie(&state);
+            with_cookie(response, set_cookie(name, "", path, 0, state.secure_cookies()))
         }
         Err(e) => {
             let (status, message) = describe(&e);
@@ -442,11 +458,37 @@ async fn oidc_start(State(state): State<AppState>, Query(q): Query<NextQuery>) -
         }
     };
     match oidc.authorization_url(&pending).await {
-        Ok(url) => with_cookie(
-            redirect_to(&url),
-            set_cookie(OIDC_STATE_COOKIE, &pending.state, "/auth/oidc", 600, state.secure_cookies()),
-        ),
+        Ok(url) => {
+            let (name, path) = oidc_state_cookie(&state);
+            with_cookie(redirect_to(&url), set_cookie(name, &pending.state, path, 600, state.secure_cookies()))
+        }
         Err(e) => oidc_failure(&state, &e),
+    }
+}
+
+/// The fixed text shown for an authorization error code (RFC 6749 4.1.2.1, OpenID Connect 3.1.2.6).
+fn provider_error_message(code: &str) -> &'static str {
+    match code {
+        "access_denied" => "the identity provider did not sign you in: access was denied",
+        "login_required" | "interaction_required" | "account_selection_required" | "consent_required" => {
+            "the identity provider needs you to sign in there first; start again"
+        }
+        "temporarily_unavailable" | "server_error" => {
+            "the identity provider is unavailable at the moment; try again later"
+        }
+        "invalid_request"
+        | "unauthorized_client"
+        | "unsupported_response_type"
+        | "invalid_scope"
+        | "invalid_request_uri"
+        | "invalid_request_object"
+        | "request_not_supported"
+        | "request_uri_not_supported"
+        | "registration_not_supported" => {
+            "the identity provider refused the sign-in request; an administrator should check the single sign-on \
+             settings (the details are in the server log)"
+        }
+        _ => "the identity provider did not sign you in (the details are in the server log)",
     }
 }
 
@@ -469,18 +511,23 @@ async fn oidc_callback(State(state): State<AppState>, headers: HeaderMap, Query(
         );
     };
     let secure = state.secure_cookies();
-    let clear_state = set_cookie(OIDC_STATE_COOKIE, "", "/auth/oidc", 0, secure);
+    let (state_cookie, state_path) = oidc_state_cookie(&state);
+    let clear_state = set_cookie(state_cookie, "", state_path, 0, secure);
     if let Some(error) = &q.error {
+        // The description is provider- (and so attacker-) supplied text: logged, truncated, never shown.
         let printable = |s: &str| s.chars().filter(|c| !c.is_control()).take(200).collect::<String>();
-        let detail = q.error_description.as_deref().map(|d| format!(": {}", printable(d))).unwrap_or_default();
-        tracing::warn!(error = %printable(error), "the identity provider returned an error");
-        let message = format!("the identity provider did not sign you in ({}{detail})", printable(error));
-        return with_cookie(message_page(&state, StatusCode::UNAUTHORIZED, "Sign-in refused", &message), clear_state);
+        tracing::warn!(
+            error = %printable(error),
+            description = %printable(q.error_description.as_deref().unwrap_or("-")),
+            "the identity provider returned an error"
+        );
+        let message = provider_error_message(error);
+        return with_cookie(message_page(&state, StatusCode::UNAUTHORIZED, "Sign-in refused", message), clear_state);
     }
     let (Some(code), Some(returned_state)) = (q.code.as_deref(), q.state.as_deref()) else {
         return message_page(&state, StatusCode::BAD_REQUEST, "Sign-in failed", "the callback lacks `code` or `state`");
     };
-    let cookie = crate::auth::cookie_value(&headers, OIDC_STATE_COOKIE).unwrap_or_default();
+    let cookie = crate::auth::cookie_value(&headers, state_cookie).unwrap_or_default();
     let bound = !cookie.is_empty()
         && cookie.len() == returned_state.len()
         && bool::from(cookie.as_bytes().ct_eq(returned_state.as_bytes()));

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -16,8 +17,9 @@ use raktar_core::services::auth::hash_token;
 use raktar_core::services::sessions::{SessionMethod, csrf_token_for};
 use raktar_core::store::Update;
 use raktar_core::{Registry, RegistryConfig};
+use raktar_http::client_addr::TrustedProxies;
 use raktar_http::web::WebSettings;
-use raktar_http::{AppState, router};
+use raktar_http::{AppState, ClientAddr, router};
 use raktar_store::{FsBlobStore, SqliteItemStore};
 use tower::ServiceExt;
 
@@ -100,14 +102,136 @@ async fn a_disabled_user_is_checked_on_every_use() {
     let cookie = format!("raktar_session={secret}");
     assert_eq!(call(&state, get("/auth/session", Some(&cookie))).await.status, StatusCode::OK);
 
-    // Disabling does not touch the session item: the check on use alone must stop it.
+    // A session the disable could not see (an item written behind its back) is still stopped by
+    // the check on use.
+    let late = env.registry.create_session(&login, SessionMethod::Password).await.unwrap();
+    let key = keys::session(&hash_token(late.secret.expose()));
+    let late_item = env.registry.items().get(&key).await.unwrap().unwrap();
     env.registry.set_user_disabled(Some(&Principal::operator()), &login, true).await.unwrap();
+    env.registry.items().put(late_item, None).await.unwrap();
     assert_eq!(call(&state, get("/auth/session", Some(&cookie))).await.status, StatusCode::UNAUTHORIZED);
-    assert!(env.registry.resolve_session(&secret).await.unwrap_err().to_string().contains("disabled"));
+    assert!(env.registry.resolve_session(late.secret.expose()).await.unwrap_err().to_string().contains("disabled"));
     assert!(env.registry.create_session(&login, SessionMethod::Password).await.is_err());
 
+    // Disabling ended the sessions: enabling the account again does not bring them back.
     env.registry.set_user_disabled(Some(&Principal::operator()), &login, false).await.unwrap();
+    assert_eq!(call(&state, get("/auth/session", Some(&cookie))).await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// A GraphQL request with a session cookie and its CSRF token.
+fn graphql(secret: &str, query: &str) -> Request<Body> {
+    Request::post("/graphql")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, format!("raktar_session={secret}"))
+        .header("x-csrf-token", csrf_token_for(secret))
+        .body(Body::from(serde_json::json!({ "query": query }).to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn disabling_through_graphql_ends_the_sessions() {
+    let env = env();
+    let state = AppState::new(env.registry.clone(), "http://raktar.test");
+    let admin = Login::parse("root").unwrap();
+    env.registry.create_user("test", &admin, None, None, Role::Admin).await.unwrap();
+    let admin_secret = env.registry.create_session(&admin, SessionMethod::Password).await.unwrap();
+    let admin_secret = admin_secret.secret.expose().to_owned();
+    let (_login, secret) = user_with_session(&env.registry, "alice").await;
+    let cookie = format!("raktar_session={secret}");
     assert_eq!(call(&state, get("/auth/session", Some(&cookie))).await.status, StatusCode::OK);
+
+    let r =
+        call(&state, graphql(&admin_secret, r#"mutation { disableUser(login: "alice") { login disabled } }"#)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains(r#""disabled":true"#), "{}", r.body);
+    assert_eq!(call(&state, get("/auth/session", Some(&cookie))).await.status, StatusCode::UNAUTHORIZED);
+
+    let r = call(&state, graphql(&admin_secret, r#"mutation { enableUser(login: "alice") { login disabled } }"#)).await;
+    assert!(r.body.contains(r#""disabled":false"#), "{}", r.body);
+    assert_eq!(
+        call(&state, get("/auth/session", Some(&cookie))).await.status,
+        StatusCode::UNAUTHORIZED,
+        "re-enabling must not bring the old session back"
+    );
+}
+
+#[tokio::test]
+async fn administrators_link_identities_through_graphql() {
+    let env = env();
+    let state = AppState::new(env.registry.clone(), "http://raktar.test");
+    let admin = Login::parse("root").unwrap();
+    env.registry.create_user("test", &admin, None, None, Role::Admin).await.unwrap();
+    let admin_secret = env.registry.create_session(&admin, SessionMethod::Password).await.unwrap();
+    let admin_secret = admin_secret.secret.expose().to_owned();
+    let (_alice, alice_secret) = user_with_session(&env.registry, "alice").await;
+    let link = r#"mutation { linkIdentity(login: "alice", issuer: "https://idp.test", subject: "s-1") { login } }"#;
+
+    // Members may not.
+    let r = call(&state, graphql(&alice_secret, link)).await;
+    assert!(r.body.contains("FORBIDDEN"), "{}", r.body);
+    let r = call(&state, graphql(&admin_secret, link)).await;
+    assert!(r.body.contains(r#""linkIdentity":{"login":"alice"}"#), "{}", r.body);
+    let identities = env.registry.user_identities(&Login::parse("alice").unwrap()).await.unwrap();
+    assert_eq!(identities.len(), 1);
+    assert_eq!((identities[0].issuer.as_str(), identities[0].subject.as_str()), ("https://idp.test", "s-1"));
+
+    let unlink = r#"mutation { unlinkIdentity(login: "alice", issuer: "https://idp.test", subject: "s-1") { login } }"#;
+    let r = call(&state, graphql(&admin_secret, unlink)).await;
+    assert!(r.body.contains(r#""unlinkIdentity":{"login":"alice"}"#), "{}", r.body);
+    assert!(env.registry.user_identities(&Login::parse("alice").unwrap()).await.unwrap().is_empty());
+    let r = call(&state, graphql(&admin_secret, unlink)).await;
+    assert!(r.body.contains("NOT_FOUND"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn html_answers_may_not_be_framed() {
+    let env = env();
+    let (_login, secret) = user_with_session(&env.registry, "alice").await;
+    let state = AppState::new(env.registry.clone(), "http://raktar.test").with_graphiql(true);
+    let cookie = format!("raktar_session={secret}");
+    for (path, cookie) in [("/login", None), ("/me", Some(cookie.as_str())), ("/graphql", None)] {
+        let r = call(&state, get(path, cookie)).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+        assert!(r.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"), "{path}");
+        assert_eq!(r.headers[header::X_FRAME_OPTIONS], "DENY", "{path}");
+        let csp = r.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+    }
+    // The CSRF refusal page too.
+    let req = Request::post("/me/tokens")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, &cookie)
+        .body(Body::from("name=x"))
+        .unwrap();
+    let r = call(&state, req).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.headers[header::X_FRAME_OPTIONS], "DENY");
+}
+
+#[tokio::test]
+async fn the_oidc_callback_never_shows_the_providers_error_text() {
+    use raktar_http::oidc::{ClaimMapping, OidcClient, OidcConfig};
+    let env = env();
+    let config = OidcConfig {
+        issuer: "https://idp.example.test".into(),
+        client_id: "raktar".into(),
+        client_secret: None,
+        scopes: vec![],
+        claims: ClaimMapping::default(),
+        display_name: "IdP".into(),
+    };
+    let client = OidcClient::new(config, "http://raktar.test/auth/oidc/callback".into()).unwrap();
+    let web = WebSettings { oidc: Some(Arc::new(client)), ..WebSettings::default() };
+    let state = AppState::new(env.registry.clone(), "http://raktar.test").with_web(web);
+    let lure = "Your+account+is+locked.+Call+%2B1-555-0100+or+visit+evil.example+to+unlock";
+    let r = call(&state, get(&format!("/auth/oidc/callback?error=access_denied&error_description={lure}"), None)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(!r.body.contains("evil.example") && !r.body.contains("555"), "{}", r.body);
+    assert!(r.body.contains("access was denied"), "{}", r.body);
+    let r =
+        call(&state, get(&format!("/auth/oidc/callback?error=made_up%3Cb%3E&error_description={lure}"), None)).await;
+    assert!(!r.body.contains("evil.example") && !r.body.contains("made_up"), "{}", r.body);
+    assert!(r.body.contains("did not sign you in"), "{}", r.body);
 }
 
 #[tokio::test]
@@ -140,20 +264,26 @@ async fn https_deployments_use_secure_host_only_cookies() {
     env.registry.create_user("test", &login, None, None, Role::Member).await.unwrap();
     env.registry.set_password("test", &login, "correct horse battery staple").await.unwrap();
 
-    // The sign-in form's cookie is Secure.
+    // The sign-in form's cookie is Secure and host-only (`__Host-`, path /).
     let form = call(&state, get("/login", None)).await;
     assert_eq!(form.status, StatusCode::OK);
     let login_cookie = form.headers[header::SET_COOKIE].to_str().unwrap().to_owned();
-    assert!(login_cookie.starts_with("raktar_login_csrf=") && login_cookie.ends_with("; Secure"), "{login_cookie}");
-    let login_csrf = login_cookie.split(';').next().unwrap().trim_start_matches("raktar_login_csrf=").to_owned();
+    assert!(login_cookie.starts_with("__Host-raktar_login_csrf="), "{login_cookie}");
+    assert!(login_cookie.contains("; Path=/; ") && login_cookie.ends_with("; Secure"), "{login_cookie}");
+    let login_csrf = login_cookie.split(';').next().unwrap().trim_start_matches("__Host-raktar_login_csrf=").to_owned();
 
-    let body = format!("login=alice&password=correct+horse+battery+staple&next=%2Fme&login_csrf={login_csrf}");
-    let req = Request::post("/login")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::COOKIE, format!("raktar_login_csrf={login_csrf}"))
-        .body(Body::from(body))
-        .unwrap();
-    let reply = call(&state, req).await;
+    let post = |cookie: String| {
+        let body = format!("login=alice&password=correct+horse+battery+staple&next=%2Fme&login_csrf={login_csrf}");
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    // A cookie without the prefix (which a sibling subdomain could plant) does not count on https.
+    let planted = call(&state, post(format!("raktar_login_csrf={login_csrf}"))).await;
+    assert_eq!(planted.status, StatusCode::FORBIDDEN, "{}", planted.body);
+    let reply = call(&state, post(format!("__Host-raktar_login_csrf={login_csrf}"))).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
     assert_eq!(reply.headers[header::LOCATION], "https://raktar.example/me");
     let session_cookie = reply
@@ -214,8 +344,9 @@ async fn me_hands_over_to_the_web_ui_once_configured() {
     assert_eq!(reply.headers[header::LOCATION], "http://raktar.test/registry/ui/tokens");
 }
 
-/// A password sign-in through the router with a matching login-CSRF cookie and field.
-async fn post_login(state: &AppState, login: &str, password: &str, forwarded_for: Option<&str>) -> Reply {
+/// A password sign-in through the router with a matching login-CSRF cookie and field, from the TCP
+/// peer `peer` (the [`ClientAddr`] the serve loop inserts).
+async fn post_login(state: &AppState, peer: &str, login: &str, password: &str, forwarded_for: Option<&str>) -> Reply {
     let body = format!("login={login}&password={password}&next=%2Fme&login_csrf=abc");
     let mut req = Request::post("/login")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -223,38 +354,94 @@ async fn post_login(state: &AppState, login: &str, password: &str, forwarded_for
     if let Some(xff) = forwarded_for {
         req = req.header("x-forwarded-for", xff);
     }
-    call(state, req.body(Body::from(body)).unwrap()).await
+    let mut req = req.body(Body::from(body)).unwrap();
+    req.extensions_mut().insert(ClientAddr(SocketAddr::new(peer.parse().unwrap(), 40000)));
+    call(state, req).await
 }
 
-#[tokio::test]
-async fn the_address_limit_uses_a_trusted_forwarded_for_only() {
-    let mut config = RegistryConfig::default();
-    config.sessions.attempts_per_address.max_attempts = 2;
+async fn alice_with_password(config: RegistryConfig) -> Env {
     let env = env_with(config);
     let login = Login::parse("alice").unwrap();
     env.registry.create_user("test", &login, None, None, Role::Member).await.unwrap();
     env.registry.set_password("test", &login, "correct horse battery staple").await.unwrap();
+    env
+}
 
-    // Behind a trusted proxy: the last X-Forwarded-For entry is the address.
-    let web = WebSettings { trust_forwarded_for: true, ..WebSettings::default() };
-    let state = AppState::new(env.registry.clone(), "http://raktar.test").with_web(web);
+fn behind_proxy(env: &Env, proxies: &[&str]) -> AppState {
+    let web = WebSettings { trusted_proxies: TrustedProxies::parse(proxies).unwrap(), ..WebSettings::default() };
+    AppState::new(env.registry.clone(), "http://raktar.test").with_web(web)
+}
+
+#[tokio::test]
+async fn forwarded_for_is_honoured_only_from_a_trusted_proxy() {
+    let mut config = RegistryConfig::default();
+    config.sessions.attempts_per_address.max_attempts = 2;
+    let env = alice_with_password(config).await;
+
+    // Behind the trusted proxy 127.0.0.1: the rightmost untrusted X-Forwarded-For entry counts.
+    let state = behind_proxy(&env, &["127.0.0.1/32"]);
     for _ in 0..2 {
-        let r = post_login(&state, "alice", "wrong", Some("9.9.9.9, 1.2.3.4")).await;
+        let r = post_login(&state, "127.0.0.1", "alice", "wrong", Some("6.6.6.6, 9.9.9.9")).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
     }
-    let r = post_login(&state, "alice", "wrong", Some("8.8.8.8, 1.2.3.4")).await;
+    // A client-chosen prefix does not give a fresh allowance.
+    let r = post_login(&state, "127.0.0.1", "alice", "wrong", Some("7.7.7.7, 9.9.9.9")).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
     assert!(r.body.contains("this address"), "{}", r.body);
-    let r = post_login(&state, "alice", "wrong", Some("1.2.3.4, 5.6.7.8")).await;
+    let r = post_login(&state, "127.0.0.1", "alice", "wrong", Some("9.9.9.9, 5.6.7.8")).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "another address has its own allowance: {}", r.body);
 
-    // Not trusted, and no peer address (as on Lambda): the header is ignored and only the
-    // per-login limit applies; nobody can lock everybody out through a shared counter.
-    let state = AppState::new(env.registry.clone(), "http://raktar.test");
-    for _ in 0..3 {
-        let r = post_login(&state, "alice", "wrong", Some("1.2.3.4")).await;
+    // The same header from a peer that is not a trusted proxy is ignored: the peer is the address.
+    for _ in 0..2 {
+        let r = post_login(&state, "203.0.113.5", "alice", "wrong", Some("1.1.1.1")).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
     }
-    let r = post_login(&state, "alice", "correct+horse+battery+staple", None).await;
+    let r = post_login(&state, "203.0.113.5", "alice", "wrong", Some("2.2.2.2")).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "a forged header must not reset the count: {}", r.body);
+
+    // No trusted proxies configured (the default): never honoured, even from loopback.
+    let state = AppState::new(env.registry.clone(), "http://raktar.test");
+    for _ in 0..2 {
+        let r = post_login(&state, "127.0.0.2", "alice", "wrong", Some("3.3.3.3")).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    }
+    let r = post_login(&state, "127.0.0.2", "alice", "wrong", Some("4.4.4.4")).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_guesser_behind_the_proxy_does_not_lock_out_the_real_user() {
+    let env = alice_with_password(RegistryConfig::default()).await;
+    let state = behind_proxy(&env, &["127.0.0.1/32"]);
+    // 51 bad sign-ins from one client address (through the documented proxy).
+    let mut refused = 0;
+    for _ in 0..51 {
+        let r = post_login(&state, "127.0.0.1", "alice", "wrong", Some("198.51.100.66")).await;
+        assert!(matches!(r.status.as_u16(), 401 | 429), "{}", r.body);
+        refused += usize::from(r.status == StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert!(refused >= 40, "the guesser is stopped: {refused} refused");
+    // The real user, from another address through the same proxy, signs in at once.
+    let r = post_login(&state, "127.0.0.1", "alice", "correct+horse+battery+staple", Some("192.0.2.10")).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // And so do other users from other addresses.
+    let r = post_login(&state, "127.0.0.1", "bob", "wrong", Some("192.0.2.11")).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+}
+
+#[tokio::test]
+async fn many_guesses_for_one_login_are_slowed_down_not_refused() {
+    let mut config = RegistryConfig::default();
+    config.sessions.login_slowdown_after = 2;
+    let env = alice_with_password(config).await;
+    let state = behind_proxy(&env, &["127.0.0.1/32"]);
+    for i in 0..2 {
+        let r = post_login(&state, "127.0.0.1", "alice", "wrong", Some(&format!("198.51.100.{i}"))).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    }
+    // The third attempt in the window (from yet another address) waits about a second, then works.
+    let started = std::time::Instant::now();
+    let r = post_login(&state, "127.0.0.1", "alice", "correct+horse+battery+staple", Some("192.0.2.10")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900), "{:?}", started.elapsed());
 }

@@ -38,16 +38,48 @@ pub async fn set_password(registry: &Registry, login: &str) -> anyhow::Result<()
     Ok(())
 }
 
-/// Disables or re-enables a user (the administrators' service, acting as the local operator).
+/// Disables or re-enables a user (the administrators' service, acting as the local operator; it
+/// also ends a disabled user's web sessions).
 pub async fn set_disabled(registry: &Registry, login: &str, disabled: bool) -> anyhow::Result<()> {
     let login = Login::parse(login)?;
     let operator = Principal::operator();
     registry.set_user_disabled(Some(&operator), &login, disabled).await?;
     if disabled {
-        let ended = registry.revoke_user_sessions("cli", &login).await?;
-        println!("disabled `{login}`: their tokens stop working now and {ended} web session(s) were ended");
+        println!("disabled `{login}`: their tokens stop working now and their web sessions were ended");
     } else {
         println!("enabled `{login}`");
+    }
+    Ok(())
+}
+
+/// Links an external (OIDC) identity to an existing account.
+pub async fn link(registry: &Registry, login: &str, issuer: &str, subject: &str) -> anyhow::Result<()> {
+    let login = Login::parse(login)?;
+    registry.link_identity(Some(&Principal::operator()), &login, issuer, subject).await?;
+    println!("linked `{login}` to the identity `{subject}` of `{issuer}`: its next sign-in opens this account");
+    Ok(())
+}
+
+/// Removes the link of an external identity to an account; ends the account's web sessions.
+pub async fn unlink(registry: &Registry, login: &str, issuer: &str, subject: &str) -> anyhow::Result<()> {
+    let login = Login::parse(login)?;
+    registry.unlink_identity(Some(&Principal::operator()), &login, issuer, subject).await?;
+    println!("unlinked the identity `{subject}` of `{issuer}` from `{login}`; their web sessions were ended");
+    Ok(())
+}
+
+/// Lists the external identities linked to an account.
+pub async fn identities(registry: &Registry, login: &str) -> anyhow::Result<()> {
+    let login = Login::parse(login)?;
+    if registry.get_user(&login).await?.is_none() {
+        bail!("no user with login `{login}`");
+    }
+    let identities = registry.user_identities(&login).await?;
+    if identities.is_empty() {
+        println!("user `{login}` has no linked identities");
+    }
+    for i in identities {
+        println!("{}\t{}\tlinked {} by {}", i.issuer, i.subject, i.linked_at, i.linked_by);
     }
     Ok(())
 }

@@ -5,10 +5,11 @@
 //! [auth]
 //! session_lifetime = "12h"          # absolute lifetime of a web session
 //! local_login = true                # password sign-in for local accounts
-//! login_attempts_per_login = 10     # per window
-//! login_attempts_per_address = 50   # per window
+//! login_attempts_per_login = 10     # per login and client address, per window
+//! login_attempts_per_address = 50   # per client address, per window
+//! login_slowdown_after = 20         # per login from everywhere: then 1 s, 2 s, 4 s ... (max 8 s)
 //! login_attempt_window = "15m"
-//! trust_forwarded_for = false       # client address from X-Forwarded-For (behind a proxy only)
+//! trusted_proxies = ["127.0.0.1/32"] # peers whose X-Forwarded-For / Forwarded is believed
 //! token_page_url = "/ui/tokens"     # where /me leads once the web UI has a token page
 //!
 //! [oidc]
@@ -22,12 +23,14 @@
 //! groups_claim = "cognito:groups"
 //! admin_group = "raktar-admins"
 //! display_name = "AWS IAM Identity Center"
+//! link_verified_email_domains = []  # opt-in: link `alice` to a verified alice@<domain> (see docs)
 //! ```
 
 use anyhow::{Context, bail};
 use clap::Args;
 use raktar_core::services::SessionSettings;
 use raktar_core::services::ratelimit::RateLimit;
+use raktar_http::client_addr::TrustedProxies;
 use raktar_http::oidc::{ClaimMapping, ClientSecret, OidcClient, OidcConfig};
 use raktar_http::web::WebSettings;
 use serde::Deserialize;
@@ -47,6 +50,10 @@ pub struct AuthArgs {
     /// OIDC client id registered at the issuer.
     #[arg(long, env = "RAKTAR_OIDC_CLIENT_ID")]
     pub oidc_client_id: Option<String>,
+    /// A proxy (address or CIDR network) whose `X-Forwarded-For` / `Forwarded` header gives the
+    /// client address; repeatable, or comma-separated in the variable. Replaces `auth.trusted_proxies`.
+    #[arg(long = "trusted-proxy", env = "RAKTAR_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// `[auth]` in the config file.
@@ -58,7 +65,10 @@ pub struct AuthFile {
     pub login_attempts_per_login: Option<u32>,
     pub login_attempts_per_address: Option<u32>,
     pub login_attempt_window: Option<String>,
+    pub login_slowdown_after: Option<u32>,
+    /// Replaced by `trusted_proxies` (refused with a hint when true).
     pub trust_forwarded_for: Option<bool>,
+    pub trusted_proxies: Option<Vec<String>>,
     pub token_page_url: Option<String>,
 }
 
@@ -76,6 +86,7 @@ pub struct OidcFile {
     pub groups_claim: Option<String>,
     pub admin_group: Option<String>,
     pub display_name: Option<String>,
+    pub link_verified_email_domains: Option<Vec<String>>,
 }
 
 /// Resolved web sign-in settings.
@@ -83,7 +94,7 @@ pub struct OidcFile {
 pub struct AuthSettings {
     pub sessions: SessionSettings,
     pub local_login: bool,
-    pub trust_forwarded_for: bool,
+    pub trusted_proxies: TrustedProxies,
     pub token_page_url: Option<String>,
     pub oidc: Option<OidcConfig>,
 }
@@ -105,7 +116,7 @@ impl AuthSettings {
             oidc,
             local_login: self.local_login,
             token_page_url: self.token_page_url.clone(),
-            trust_forwarded_for: self.trust_forwarded_for,
+            trusted_proxies: self.trusted_proxies.clone(),
         })
     }
 }
@@ -142,6 +153,22 @@ pub fn resolve_auth(
     }
     sessions.attempts_per_login = RateLimit { max_attempts: per_login, window_secs: window };
     sessions.attempts_per_address = RateLimit { max_attempts: per_address, window_secs: window };
+    if let Some(n) = auth.login_slowdown_after {
+        sessions.login_slowdown_after = n;
+    }
+    if auth.trust_forwarded_for == Some(true) {
+        bail!(
+            "auth.trust_forwarded_for was replaced by auth.trusted_proxies: list the proxy addresses whose \
+             X-Forwarded-For header is believed (for example trusted_proxies = [\"127.0.0.1/32\"])"
+        );
+    }
+    let proxies = if args.trusted_proxies.is_empty() {
+        auth.trusted_proxies.clone().unwrap_or_default()
+    } else {
+        args.trusted_proxies.clone()
+    };
+    let proxies: Vec<String> = proxies.into_iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
+    let trusted_proxies = TrustedProxies::parse(&proxies).map_err(|e| anyhow::anyhow!("invalid trusted proxy: {e}"))?;
 
     let empty_oidc = OidcFile::default();
     let file = oidc.unwrap_or(&empty_oidc);
@@ -173,6 +200,18 @@ pub fn resolve_auth(
             })
         }
     };
+    let mut domains = Vec::new();
+    for d in file.link_verified_email_domains.iter().flatten() {
+        let d = d.trim().trim_start_matches('@').to_ascii_lowercase();
+        if d.is_empty() || !d.contains('.') || d.chars().any(|c| c.is_whitespace() || c == '@' || c == '*') {
+            bail!("oidc.link_verified_email_domains: `{d}` is not a domain name (like `example.com`; no wildcards)");
+        }
+        domains.push(d);
+    }
+    if !domains.is_empty() && oidc.is_none() {
+        bail!("oidc.link_verified_email_domains needs OIDC ([oidc] issuer and client_id)");
+    }
+    sessions.link_verified_email_domains = domains;
     let local_login = auth.local_login.unwrap_or(true);
     if !local_login && oidc.is_none() {
         bail!("auth.local_login = false needs OIDC ([oidc] issuer and client_id): nobody could sign in");
@@ -182,13 +221,7 @@ pub fn resolve_auth(
     {
         bail!("auth.token_page_url must be a path (`/ui/tokens`) or an http(s) URL");
     }
-    Ok(AuthSettings {
-        sessions,
-        local_login,
-        trust_forwarded_for: auth.trust_forwarded_for.unwrap_or(false),
-        token_page_url: auth.token_page_url.clone(),
-        oidc,
-    })
+    Ok(AuthSettings { sessions, local_login, trusted_proxies, token_page_url: auth.token_page_url.clone(), oidc })
 }
 
 #[cfg(test)]
@@ -222,6 +255,45 @@ mod tests {
         assert_eq!(o.claims.groups, "cognito:groups");
         assert_eq!(o.claims.login, "preferred_username");
         assert!(!format!("{o:?}").contains("env-secret"), "the secret must not show in Debug");
+    }
+
+    #[test]
+    fn trusted_proxies_and_linking_domains() {
+        let auth: AuthFile = toml::from_str("trusted_proxies = [\"127.0.0.1/32\", \"10.0.0.0/8\"]").unwrap();
+        let s = resolve_auth(AuthArgs::default(), None, Some(&auth), None).unwrap();
+        assert_eq!(s.trusted_proxies.nets().len(), 2);
+        assert!(s.trusted_proxies.contains("10.1.1.1".parse().unwrap()));
+        // The flag (or RAKTAR_TRUSTED_PROXIES) replaces the file's list.
+        let args = AuthArgs { trusted_proxies: vec!["::1".into()], ..AuthArgs::default() };
+        let s = resolve_auth(args, None, Some(&auth), None).unwrap();
+        assert!(!s.trusted_proxies.contains("10.1.1.1".parse().unwrap()));
+        assert!(s.trusted_proxies.contains("::1".parse().unwrap()));
+        // Default: nobody is trusted.
+        assert!(resolve_auth(AuthArgs::default(), None, None, None).unwrap().trusted_proxies.is_empty());
+        let bad: AuthFile = toml::from_str("trusted_proxies = [\"proxy.local\"]").unwrap();
+        assert!(resolve_auth(AuthArgs::default(), None, Some(&bad), None).is_err());
+        let old: AuthFile = toml::from_str("trust_forwarded_for = true").unwrap();
+        let e = resolve_auth(AuthArgs::default(), None, Some(&old), None).unwrap_err().to_string();
+        assert!(e.contains("trusted_proxies"), "{e}");
+
+        let oidc: OidcFile = toml::from_str(
+            "issuer = \"https://idp.example.com\"\nclient_id = \"x\"\nlink_verified_email_domains = [\"Example.COM\"]",
+        )
+        .unwrap();
+        let s = resolve_auth(AuthArgs::default(), None, None, Some(&oidc)).unwrap();
+        assert_eq!(s.sessions.link_verified_email_domains, ["example.com"]);
+        assert!(
+            resolve_auth(AuthArgs::default(), None, None, None)
+                .unwrap()
+                .sessions
+                .link_verified_email_domains
+                .is_empty()
+        );
+        let wild: OidcFile = toml::from_str(
+            "issuer = \"https://idp.example.com\"\nclient_id = \"x\"\nlink_verified_email_domains = [\"*.com\"]",
+        )
+        .unwrap();
+        assert!(resolve_auth(AuthArgs::default(), None, None, Some(&wild)).is_err());
     }
 
     #[test]

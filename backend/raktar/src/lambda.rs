@@ -63,6 +63,7 @@ pub fn with_source_ip(mut request: lambda_http::Request) -> lambda_http::Request
     };
     if let Some(ip) = ip {
         request.extensions_mut().insert(ConnectInfo(SocketAddr::new(ip, 0)));
+        request.extensions_mut().insert(raktar_http::ClientAddr(SocketAddr::new(ip, 0)));
     }
     request
 }

@@ -167,6 +167,28 @@ enum UserCommand {
     Disable { login: String },
     /// Enable a disabled user again.
     Enable { login: String },
+    /// Link an external (OIDC) identity to an existing account: the identity's sign-ins then open
+    /// this account. Single sign-on never links an existing account by a matching login or e-mail
+    /// on its own.
+    Link {
+        login: String,
+        /// The identity provider's issuer URL, exactly as in its tokens (`iss`).
+        #[arg(long)]
+        issuer: String,
+        /// The identity's subject at that issuer (`sub`).
+        #[arg(long)]
+        subject: String,
+    },
+    /// Remove the link of an external identity to an account (ends the account's web sessions).
+    Unlink {
+        login: String,
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        subject: String,
+    },
+    /// List the external identities linked to an account.
+    Identities { login: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -307,6 +329,13 @@ async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 UserCommand::SetPassword { login } => accounts::set_password(&registry, &login).await,
                 UserCommand::Disable { login } => accounts::set_disabled(&registry, &login, true).await,
                 UserCommand::Enable { login } => accounts::set_disabled(&registry, &login, false).await,
+                UserCommand::Link { login, issuer, subject } => {
+                    accounts::link(&registry, &login, &issuer, &subject).await
+                }
+                UserCommand::Unlink { login, issuer, subject } => {
+                    accounts::unlink(&registry, &login, &issuer, &subject).await
+                }
+                UserCommand::Identities { login } => accounts::identities(&registry, &login).await,
             }
         }
         Command::Token(cmd) => {

@@ -170,7 +170,7 @@ fn accounts(alice_name: &str, alice_groups: &[&str]) -> serde_json::Value {
             "password": "bob-password",
             "claims": { "name": "Bob Builder", "email": "bob@example.com", "groups": ["dev"] }
         },
-        // Claims the login `alice` from another subject: must be refused.
+        // Claims the login `alice` from another subject: gets its own account, never alice's.
         "impostor": {
             "password": "impostor-password",
             "claims": { "preferred_username": "alice", "name": "Not Alice" }
@@ -327,12 +327,12 @@ fn oidc_code_flow_end_to_end() {
     let info = bob.get("/auth/session").json();
     assert_eq!((info["login"].as_str(), info["role"].as_str()), (Some("bob"), Some("member")), "{info}");
 
-    // Another subject claiming the login `alice` is refused.
+    // Another subject claiming the login `alice` gets a distinct account, not alice's.
     let impostor = Browser::new(&server.url);
     let resp = sso_sign_in(&impostor, &server, &provider, "impostor", "impostor-password");
-    assert_eq!(resp.status, 403, "{resp}");
-    assert!(resp.text().contains("belongs to another account"), "{resp}");
-    assert!(set_cookie_for(&resp, "raktar_session").is_none());
+    assert_eq!(resp.status, 303, "{resp}");
+    let info = impostor.get("/auth/session").json();
+    assert_eq!((info["login"].as_str(), info["role"].as_str()), (Some("alice-2"), Some("member")), "{info}");
 
     // The next sign-in updates the user from the claims: new name, no longer in the admin group.
     provider.set_accounts(&accounts("Alice B. Adams", &["dev"]));
@@ -362,4 +362,59 @@ fn sso_without_configuration_is_not_offered() {
     assert!(!page.text().contains("Sign in with"), "{page}");
     browser.get("/auth/oidc/start").assert_status(404);
     browser.get("/auth/oidc/callback?code=x&state=y").assert_status(404);
+}
+
+/// Issue 8: a provider user `alice@evil.example` must not become the local administrator `alice`;
+/// an administrator's link does bind an identity to the existing account.
+#[test]
+fn a_colliding_provider_user_never_takes_over_a_local_account() {
+    let accounts = json!({
+        "evil": {
+            "password": "evil-password",
+            "claims": { "email": "alice@evil.example", "email_verified": true, "name": "Mallory" }
+        },
+        "corp-alice": {
+            "password": "corp-password",
+            "claims": {
+                "preferred_username": "alice.corp",
+                "email": "alice@corp.example",
+                "email_verified": true,
+                "groups": ["raktar-admins"],
+            }
+        }
+    });
+    let mut provider = Provider::start(&accounts);
+    let (server, _config) = raktar_for(&mut provider);
+    // The provider manages roles here (admin_group): the local administrator `alice` exists first.
+    server.create_user("alice", true);
+
+    let evil = Browser::new(&server.url);
+    let resp = sso_sign_in(&evil, &server, &provider, "evil", "evil-password");
+    assert_eq!(resp.status, 303, "{resp}\n{}", server.logs());
+    let info = evil.get("/auth/session").json();
+    assert_eq!(info["login"], "alice-2", "{info}");
+    assert_eq!(info["role"], "member", "{info}");
+    // Signing in again (even with another e-mail) opens the same new account.
+    let mut changed = accounts.clone();
+    changed["evil"]["claims"]["email"] = json!("someone@evil.example");
+    provider.set_accounts(&changed);
+    let again = Browser::new(&server.url);
+    assert_eq!(sso_sign_in(&again, &server, &provider, "evil", "evil-password").status, 303);
+    assert_eq!(again.get("/auth/session").json()["login"], "alice-2");
+
+    // The administrator links alice's real identity to the existing account from the CLI.
+    server.cli_ok(&["user", "link", "alice", "--issuer", &provider.issuer, "--subject", "corp-alice"]);
+    let listed = server.cli_ok(&["user", "identities", "alice"]);
+    assert!(listed.contains("corp-alice"), "{listed}");
+    let real = Browser::new(&server.url);
+    assert_eq!(sso_sign_in(&real, &server, &provider, "corp-alice", "corp-password").status, 303);
+    let info = real.get("/auth/session").json();
+    assert_eq!((info["login"].as_str(), info["role"].as_str()), (Some("alice"), Some("admin")), "{info}");
+
+    // Unlinking ends the sessions and the identity's next sign-in gets an account of its own.
+    server.cli_ok(&["user", "unlink", "alice", "--issuer", &provider.issuer, "--subject", "corp-alice"]);
+    real.get("/auth/session").assert_status(401);
+    let after = Browser::new(&server.url);
+    assert_eq!(sso_sign_in(&after, &server, &provider, "corp-alice", "corp-password").status, 303);
+    assert_eq!(after.get("/auth/session").json()["login"], "alice.corp");
 }

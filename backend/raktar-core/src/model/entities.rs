@@ -216,6 +216,21 @@ pub struct SessionRecord {
     pub last_seen_unix: Option<i64>,
 }
 
+/// The binding of an external identity to a user (`IDENTITY#{sha256(issuer \0 subject)}` /
+/// `IDENTITY`, GSI1 `USER#{login}` / `IDENTITY#{hash}`). Created by the first single sign-on of a
+/// new account, by an administrator (`raktar user link`, GraphQL `linkIdentity`), or by the
+/// verified e-mail domain rule; never by a login or e-mail that merely looks the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityRecord {
+    pub issuer: String,
+    pub subject: String,
+    pub login: String,
+    pub linked_at: String,
+    /// Who made the binding: `oidc` (a new account), `email-domain` (the verified-domain rule),
+    /// `legacy` (carried over from the user's `external_id`), or an administrator's login / `cli`.
+    pub linked_by: String,
+}
+
 /// An in-flight OIDC sign-in (`OIDCSTATE#{sha256(state)}` / `OIDCSTATE`), consumed once by the
 /// callback. Lives for minutes.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]

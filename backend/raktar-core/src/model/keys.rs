@@ -18,6 +18,7 @@ pub mod types {
     pub const AUDIT: &str = "audit";
     pub const SESSION: &str = "session";
     pub const SSO_LOGIN: &str = "sso-login";
+    pub const IDENTITY: &str = "identity";
     pub const RATE_LIMIT: &str = "rate-limit";
     pub const MIGRATION: &str = "migration";
 }
@@ -25,6 +26,9 @@ pub mod types {
 /// Attribute holding the expiry (unix seconds) of short-lived items: sessions, in-flight SSO logins,
 /// rate-limit windows. DynamoDB's time-to-live deletes them; readers still check it themselves.
 pub const TTL_ATTR: &str = crate::store::item::TTL;
+
+/// GSI1 sort-key prefix of external identities (by user).
+pub const IDENTITY_GSI_PREFIX: &str = "IDENTITY#";
 
 /// Sort-key prefix of version items inside a crate partition.
 pub const VERSION_PREFIX: &str = "VERSION#";
@@ -142,6 +146,28 @@ pub fn session_index(login: &Login, hash_hex: &str) -> (String, String) {
 /// `state` parameter.
 pub fn sso_login(state_hash_hex: &str) -> Key {
     Key::new(format!("OIDCSTATE#{state_hash_hex}"), "OIDCSTATE")
+}
+
+/// The binding of an external (OIDC) identity to a user, by the SHA-256 (hex) of
+/// `{issuer}\0{subject}` ([`identity_hash`]): the only way a single sign-on finds its account.
+pub fn identity(identity_hash_hex: &str) -> Key {
+    Key::new(format!("IDENTITY#{identity_hash_hex}"), "IDENTITY")
+}
+
+/// GSI1 keys of an identity binding: the identities of a user.
+pub fn identity_index(login: &Login, identity_hash_hex: &str) -> (String, String) {
+    (user_pk(login), format!("{IDENTITY_GSI_PREFIX}{identity_hash_hex}"))
+}
+
+/// The digest naming an external identity (issuer and subject are provider-chosen strings of any
+/// length and alphabet; the key stays short and printable).
+pub fn identity_hash(issuer: &str, subject: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(issuer.as_bytes());
+    h.update([0u8]);
+    h.update(subject.as_bytes());
+    hex::encode(h.finalize())
 }
 
 /// One fixed window of an attempt counter: `scope` says what is counted (`login`, `addr`),

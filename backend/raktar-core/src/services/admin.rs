@@ -73,7 +73,7 @@ pub fn parse_date(s: &str) -> DomainResult<Date> {
 }
 
 /// The admin check shared by every user-management action.
-fn check_admin(principal: Option<&Principal>) -> DomainResult<&Principal> {
+pub(crate) fn check_admin(principal: Option<&Principal>) -> DomainResult<&Principal> {
     let principal = require(principal)?;
     AuthCheck::scope(Scope::Read).admin_only().unrestricted_token().check(principal)?;
     Ok(principal)
@@ -124,8 +124,10 @@ impl Registry {
         .await
     }
 
-    /// Disables (`true`) or re-enables a user (administrators only; not themselves). A disabled
-    /// user's tokens stop working at once: authentication reads the user on every request.
+    /// Disables (`true`) or re-enables a user (administrators only; not themselves): the one path
+    /// for every edge (CLI, GraphQL). A disabled user's tokens stop working at once (authentication
+    /// reads the user on every request; cached principals are tied to the store's change marker),
+    /// and their web sessions are deleted, so re-enabling the account does not bring them back.
     pub async fn set_user_disabled(
         &self,
         principal: Option<&Principal>,
@@ -137,14 +139,21 @@ impl Registry {
             return Err(DomainError::forbidden("administrators may not disable their own account"));
         }
         let action = if disabled { "user-disable" } else { "user-enable" };
-        self.change_user(principal, login, action, |u| {
-            if u.disabled == disabled {
-                return None;
-            }
-            u.disabled = disabled;
-            Some(BTreeMap::new())
-        })
-        .await
+        let user = self
+            .change_user(principal, login, action, |u| {
+                if u.disabled == disabled {
+                    return None;
+                }
+                u.disabled = disabled;
+                Some(BTreeMap::new())
+            })
+            .await?;
+        if disabled {
+            // Also when the user was disabled already: a session opened concurrently with an
+            // earlier disable must not survive into a later enable.
+            self.revoke_user_sessions(principal.login(), login).await?;
+        }
+        Ok(user)
     }
 
     /// Optimistic read-modify-write of a user with its audit event in the same transaction.

@@ -1,5 +1,6 @@
 //! Local accounts (the embedded home): passwords hashed with Argon2id, sign-in rate limited per
-//! login and per client address.
+//! client address and per login and address, and slowed down per login
+//! ([`Registry::password_login`]).
 //!
 //! The hash (a PHC string) lives on the user item (`password_hash`); it never leaves the domain:
 //! views and API types do not carry it, and its `Debug` is redacted.
@@ -15,6 +16,7 @@ use crate::domain::{DomainError, DomainResult, Login};
 use crate::model::{PasswordHash, UserRecord, keys};
 use crate::store::{Condition, TxOp, Update};
 
+use super::sessions::MAX_LOGIN_SLOWDOWN_SECS;
 use super::{Registry, audit};
 
 /// Shortest password accepted (characters).
@@ -124,11 +126,16 @@ impl Registry {
         Ok(())
     }
 
-    /// Checks a local sign-in. Counts the attempt against the client address (when known) and the
-    /// login first (`RateLimited` once over the limit), then verifies the password. Every failure
-    /// reads "invalid login or password", whatever the reason. Without an address (no peer address
-    /// and no trusted proxy header) only the per-login limit applies: one shared "unknown" counter
-    /// would let anyone lock everybody out.
+    /// Checks a local sign-in. Every failure reads "invalid login or password", whatever the
+    /// reason. Attempts are counted before the password is verified, and refunded on success:
+    /// - per client address (`attempts_per_address`, refused with `RateLimited` beyond it), when
+    ///   the address is known;
+    /// - per login and client address (`attempts_per_login`, refused beyond it): a guesser is
+    ///   stopped, the real user signing in from another address is not. Requests without an address
+    ///   share one "unknown" address per login;
+    /// - per login from everywhere: beyond `login_slowdown_after` attempts in the window each
+    ///   attempt waits 1 s, 2 s, 4 s … (at most [`MAX_LOGIN_SLOWDOWN_SECS`]) before it is checked;
+    ///   slowed down, never refused, so nobody can lock an account out.
     pub async fn password_login(
         &self,
         raw_login: &str,
@@ -142,7 +149,18 @@ impl Registry {
         };
         let subject = raw_login.trim().to_ascii_lowercase();
         let subject: String = subject.chars().take(128).collect();
-        let by_login = self.count_attempt("login", &subject, limits.attempts_per_login, "this account").await?;
+        let pair = format!("{subject}\0{}", client_address.unwrap_or("unknown"));
+        let by_pair = self
+            .count_attempt("login-addr", &pair, limits.attempts_per_login, "this account from this address")
+            .await?;
+        let (by_login, count, _) = self.add_attempt("login", &subject, limits.attempts_per_login.window_secs).await?;
+        let over = count - i64::from(limits.login_slowdown_after);
+        if over > 0 {
+            let delay = 1u64.checked_shl(u32::try_from(over - 1).unwrap_or(u32::MAX).min(16)).unwrap_or(u64::MAX);
+            let delay = delay.min(MAX_LOGIN_SLOWDOWN_SECS);
+            tracing::warn!(delay_secs = delay, "many sign-in attempts for one account: slowing down");
+            tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+        }
 
         let user = match Login::parse(raw_login.trim()) {
             Ok(login) => self.get_user(&login).await?,
@@ -155,6 +173,7 @@ impl Registry {
             return Err(DomainError::unauthenticated(INVALID_CREDENTIALS));
         };
         self.refund_attempt(&by_login).await;
+        self.refund_attempt(&by_pair).await;
         if let Some(attempt) = &by_address {
             self.refund_attempt(attempt).await;
         }

@@ -53,7 +53,26 @@ impl Registry {
         limit: RateLimit,
         what: &str,
     ) -> DomainResult<Attempt> {
-        let window = limit.window_secs.max(1);
+        let (attempt, count, wait) = self.add_attempt(scope, subject, limit.window_secs).await?;
+        if count > i64::from(limit.max_attempts) {
+            tracing::warn!(scope, "sign-in attempts rate limited");
+            return Err(DomainError::RateLimited(format!(
+                "too many sign-in attempts for {what}; try again in {}",
+                describe_wait(wait)
+            )));
+        }
+        Ok(attempt)
+    }
+
+    /// Adds one attempt of `subject` under `scope` to the current window of `window_secs`; returns
+    /// it, the window's count including it, and the seconds until the window ends.
+    pub(crate) async fn add_attempt(
+        &self,
+        scope: &str,
+        subject: &str,
+        window_secs: i64,
+    ) -> DomainResult<(Attempt, i64, i64)> {
+        let window = window_secs.max(1);
         let now = clock::unix_now();
         let start = now - now.rem_euclid(window);
         let subject_hash = hex::encode(&Sha256::digest(subject.as_bytes())[..16]);
@@ -64,14 +83,7 @@ impl Registry {
             .set_if_absent(crate::store::item::TYPE, keys::types::RATE_LIMIT);
         let item = self.items.update(&key, update, None).await?;
         let count = item.get_i64("count").unwrap_or(i64::MAX);
-        if count > i64::from(limit.max_attempts) {
-            tracing::warn!(scope, "sign-in attempts rate limited");
-            return Err(DomainError::RateLimited(format!(
-                "too many sign-in attempts for {what}; try again in {}",
-                describe_wait(start + window - now)
-            )));
-        }
-        Ok(Attempt { key })
+        Ok((Attempt { key }, count, start + window - now))
     }
 
     /// Gives back an attempt that succeeded (best effort).

@@ -32,15 +32,26 @@ const LAST_SEEN_GRANULARITY: i64 = 300;
 /// Domain separation of the CSRF token derivation.
 const CSRF_CONTEXT: &[u8] = b"raktar-csrf-v1\0";
 
+/// The longest a password sign-in is slowed down under the per-login ceiling (seconds).
+pub const MAX_LOGIN_SLOWDOWN_SECS: u64 = 8;
+
 /// Session and web-login settings.
 #[derive(Debug, Clone)]
 pub struct SessionSettings {
     /// Absolute lifetime of a web session in seconds (default 12 hours).
     pub lifetime_secs: i64,
-    /// Password sign-in attempts allowed per login and per window.
+    /// Password sign-in attempts allowed per login *from one client address* and per window (a
+    /// guesser from one place is stopped without locking the real user out from elsewhere).
     pub attempts_per_login: RateLimit,
     /// Password sign-in attempts allowed per client address and per window.
     pub attempts_per_address: RateLimit,
+    /// Attempts per login from all addresses together in one window (of `attempts_per_login`)
+    /// after which each further attempt is slowed down: 1 s, 2 s, 4 s … up to
+    /// [`MAX_LOGIN_SLOWDOWN_SECS`], never refused.
+    pub login_slowdown_after: u32,
+    /// Single sign-on: e-mail domains whose verified addresses link an existing account of the same
+    /// login (the local part) on the first sign-in. Empty (the default): only administrators link.
+    pub link_verified_email_domains: Vec<String>,
 }
 
 impl Default for SessionSettings {
@@ -49,6 +60,8 @@ impl Default for SessionSettings {
             lifetime_secs: 12 * 3600,
             attempts_per_login: RateLimit { max_attempts: 10, window_secs: 15 * 60 },
             attempts_per_address: RateLimit { max_attempts: 50, window_secs: 15 * 60 },
+            login_slowdown_after: 20,
+            link_verified_email_domains: Vec::new(),
         }
     }
 }
@@ -190,6 +203,12 @@ impl Registry {
             audit::event(login.as_str(), "session-create", None, None, detail)?,
         ];
         self.items.transact(ops).await?;
+        // A disable that ran between the check above and the write would not have seen this
+        // session: look again, and take the session back if so.
+        if self.get_user(login).await?.is_none_or(|u| u.disabled) {
+            self.items.delete(&keys::session(&hash), None).await?;
+            return Err(DomainError::unauthenticated(format!("the account `{login}` is disabled")));
+        }
         tracing::info!(user = %login, method = method.as_str(), "web session opened");
         Ok(NewSession {
             secret,

@@ -16,8 +16,31 @@ pub(crate) struct NewUser<'a> {
     pub name: Option<String>,
     pub email: Option<String>,
     pub role: Role,
-    /// The identity provider's subject, for users created by single sign-on.
-    pub external_id: Option<String>,
+    /// The external identity binding written with the user, for users created by single sign-on
+    /// (its put is the transaction's second operation, conditioned on not existing).
+    pub identity: Option<crate::model::IdentityRecord>,
+}
+
+/// Why [`Registry::insert_user`] wrote nothing.
+#[derive(Debug)]
+pub(crate) enum InsertError {
+    /// A user with the login exists.
+    LoginTaken,
+    /// The identity binding exists (another sign-in of the same identity won a race).
+    IdentityTaken,
+    Other(DomainError),
+}
+
+impl From<DomainError> for InsertError {
+    fn from(e: DomainError) -> Self {
+        InsertError::Other(e)
+    }
+}
+
+impl From<crate::store::StoreError> for InsertError {
+    fn from(e: crate::store::StoreError) -> Self {
+        InsertError::Other(e.into())
+    }
 }
 
 impl Registry {
@@ -38,16 +61,21 @@ impl Registry {
         if self.items.get(&keys::user(login)).await?.is_some() {
             return Err(DomainError::conflict(format!("a user with login `{login}` already exists")));
         }
-        self.insert_user(NewUser { actor, login, name, email, role, external_id: None }).await
+        self.insert_user(NewUser { actor, login, name, email, role, identity: None }).await.map_err(|e| match e {
+            InsertError::LoginTaken => DomainError::conflict(format!("a user with login `{login}` already exists")),
+            InsertError::IdentityTaken => DomainError::internal("identity binding conflict without an identity"),
+            InsertError::Other(e) => e,
+        })
     }
 
     /// Allocates an id and writes a new user with its audit event in one transaction (the user
-    /// item conditioned on not existing). Callers validate first.
-    pub(crate) async fn insert_user(&self, new: NewUser<'_>) -> DomainResult<UserRecord> {
-        let NewUser { actor, login, name, email, role, external_id } = new;
+    /// item conditioned on not existing, and the identity binding, if any, too). Callers validate
+    /// first.
+    pub(crate) async fn insert_user(&self, new: NewUser<'_>) -> Result<UserRecord, InsertError> {
+        let NewUser { actor, login, name, email, role, identity } = new;
         let id = self.next_user_id().await?;
         let id = u32::try_from(id).map_err(|_| DomainError::internal("user id counter overflow"))?;
-        let source = if external_id.is_some() { "oidc" } else { "local" };
+        let source = if identity.is_some() { "oidc" } else { "local" };
         let user = UserRecord {
             id,
             login: login.as_str().to_owned(),
@@ -58,35 +86,33 @@ impl Registry {
             created_at: clock::now_string(),
             revision: 1,
             password_hash: None,
-            external_id,
+            external_id: None,
         };
         let (g2pk, g2sk) = keys::user_directory_index(login);
         let mut detail = BTreeMap::new();
         detail.insert("user".to_owned(), login.as_str().to_owned());
         detail.insert("role".to_owned(), role.as_str().to_owned());
-        if user.external_id.is_some() {
+        if let Some(identity) = &identity {
             detail.insert("source".to_owned(), source.to_owned());
+            detail.insert("issuer".to_owned(), identity.issuer.clone());
+            detail.insert("subject".to_owned(), identity.subject.clone());
         }
-        let ops = vec![
-            TxOp::Put {
-                item: Item::from_entity(&keys::user(login), keys::types::USER, &user)?.with_index(
-                    Index::Gsi2,
-                    g2pk,
-                    g2sk,
-                ),
-                condition: Some(Condition::NotExists),
-            },
-            audit::event(actor, "user-create", None, None, detail)?,
-        ];
+        let mut ops = vec![TxOp::Put {
+            item: Item::from_entity(&keys::user(login), keys::types::USER, &user)?.with_index(Index::Gsi2, g2pk, g2sk),
+            condition: Some(Condition::NotExists),
+        }];
+        if let Some(identity) = &identity {
+            ops.push(super::sso::identity_put(identity)?);
+        }
+        ops.push(audit::event(actor, "user-create", None, None, detail)?);
         match self.items.transact(ops).await {
             Ok(()) => {
                 tracing::info!(user = %login, role = role.as_str(), source, "user created");
                 Ok(user)
             }
-            Err(e) if e.failed_condition_at(0) => {
-                Err(DomainError::conflict(format!("a user with login `{login}` already exists")))
-            }
-            Err(e) => Err(e.into()),
+            Err(e) if e.failed_condition_at(0) => Err(InsertError::LoginTaken),
+            Err(e) if identity.is_some() && e.failed_condition_at(1) => Err(InsertError::IdentityTaken),
+            Err(e) => Err(InsertError::Other(e.into())),
         }
     }
 

@@ -107,6 +107,26 @@ impl AdminMutation {
         Ok(UserObj::new(Arc::new(user)))
     }
 
+    /// Links an external (OIDC) identity, named by its issuer and subject, to an existing account:
+    /// the identity's sign-ins then open this account (administrators; a token must be
+    /// unrestricted). Single sign-on never links an existing account on its own by a matching
+    /// login or e-mail.
+    async fn link_identity(&self, ctx: &Context<'_>, login: String, issuer: String, subject: String) -> Res<UserObj> {
+        let env = env(ctx)?;
+        let login = Login::parse(&login)?;
+        env.registry.link_identity(env.caller, &login, &issuer, &subject).await?;
+        user_after_change(&env, &login).await
+    }
+
+    /// Removes the link of an external identity to an account and ends the account's web sessions
+    /// (administrators; a token must be unrestricted).
+    async fn unlink_identity(&self, ctx: &Context<'_>, login: String, issuer: String, subject: String) -> Res<UserObj> {
+        let env = env(ctx)?;
+        let login = Login::parse(&login)?;
+        env.registry.unlink_identity(env.caller, &login, &issuer, &subject).await?;
+        user_after_change(&env, &login).await
+    }
+
     /// Re-enables a disabled user (administrators; a token must be unrestricted).
     async fn enable_user(&self, ctx: &Context<'_>, login: String) -> Res<UserObj> {
         let env = env(ctx)?;
@@ -115,4 +135,15 @@ impl AdminMutation {
         clear_all(env.loaders);
         Ok(UserObj::new(Arc::new(user)))
     }
+}
+
+/// The user as stored after an administrative change (loaders cleared).
+async fn user_after_change(env: &crate::context::Env<'_>, login: &Login) -> Res<UserObj> {
+    clear_all(env.loaders);
+    let user = env
+        .registry
+        .get_user(login)
+        .await?
+        .ok_or_else(|| DomainError::not_found(format!("no user with login `{login}`")))?;
+    Ok(UserObj::new(Arc::new(user)))
 }
