@@ -158,12 +158,11 @@ pub fn walk(
     let entries = archive.entries().map_err(|e| {
         invalid(format!("not a gzip-compressed tar archive ({})", truncate_for_message(&e.to_string())))
     })?;
-    let mut entries = entries.raw(true);
+    let entries = entries.raw(true);
     let mut unpacked: u64 = 0;
     let mut count = 0usize;
     let mut pending = Pending::default();
-    loop {
-        let Some(entry) = entries.next() else { break };
+    for entry in entries {
         let mut entry = entry.map_err(corrupt)?;
         count += 1;
         if count > MAX_ENTRIES {
