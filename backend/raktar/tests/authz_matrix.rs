@@ -286,6 +286,32 @@ fn table() -> Vec<Row> {
             want: gql_admin_only,
         },
         Row {
+            covers: "mutation linkIdentity",
+            build: |n| {
+                Call::Graphql(format!(
+                    "mutation {{ linkIdentity(issuer: \"https://idp.example\", login: \"erin\", subject: \"sub-{n}\") {{ login }} }}"
+                ))
+            },
+            setup: None,
+            want: gql_admin_only,
+        },
+        Row {
+            covers: "mutation unlinkIdentity",
+            build: |n| {
+                Call::Graphql(format!(
+                    "mutation {{ unlinkIdentity(issuer: \"https://idp.example\", login: \"erin\", subject: \"sub-{n}\") {{ login }} }}"
+                ))
+            },
+            // Links the identity the call (numbered `n`, the next counter value) will unlink.
+            setup: Some(|w| {
+                let n = w.counter.load(Ordering::Relaxed);
+                w.gql_admin(&format!(
+                    "mutation {{ linkIdentity(issuer: \"https://idp.example\", login: \"erin\", subject: \"sub-{n}\") {{ login }} }}"
+                ));
+            }),
+            want: gql_admin_only,
+        },
+        Row {
             covers: "mutation createToken",
             // Own tokens: every enabled caller. The new token is no more than any caller holds (READ,
             // limited to the crate pattern of the `pattern` caller's token).
