@@ -6,6 +6,7 @@ pub mod cargo;
 pub mod error;
 pub mod graphql;
 pub mod oidc;
+pub mod server;
 pub mod web;
 
 use std::sync::Arc;

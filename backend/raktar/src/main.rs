@@ -121,6 +121,8 @@ struct ServeArgs {
     public_read: Option<bool>,
     #[command(flatten)]
     auth: auth_config::AuthArgs,
+    #[command(flatten)]
+    http: config::HttpArgs,
     /// Serve the GraphiQL explorer on `GET /graphql` (`--graphiql` or `--graphiql=false`).
     #[arg(long, env = "RAKTAR_GRAPHIQL", num_args = 0..=1, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
@@ -258,7 +260,9 @@ async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 file.oidc.as_ref(),
             )?;
             let home = home::resolve(cli.home, file.store.as_ref(), &settings.data_dir, Platform::Process)?;
-            serve(settings, auth, home).await
+            let http =
+                config::resolve_http(args.http, file.http.as_ref(), &settings.limits, config::open_files_room())?;
+            serve(settings, auth, home, http).await
         }
         Command::Lambda(args) => run_lambda(args, cli.home, cli.data_dir, file).await,
         Command::Aws(cmd) => aws_command(cmd, cli.home, &file).await,
@@ -446,6 +450,7 @@ async fn serve(
     settings: config::ServeSettings,
     auth: auth_config::AuthSettings,
     home: HomeSettings,
+    http: raktar_http::server::ServerConfig,
 ) -> anyhow::Result<()> {
     // The stores (and AWS clients) once; an unreachable table or bucket stops the start.
     let stores = home::open_home(&home).await?;
@@ -490,9 +495,9 @@ async fn serve(
     }
     tracing::info!(%bound, %public_url, auth_required = settings.auth_required, "raktar started");
 
-    // The peer address feeds the per-address sign-in limit.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    // The server loop puts the peer address into each request (the per-address sign-in limit).
+    tracing::debug!(?http, "HTTP server settings");
+    raktar_http::server::serve(listener, app, http, shutdown_signal()).await.context("serving HTTP")?;
     tracing::info!("raktar stopped");
     Ok(())
 }
