@@ -106,10 +106,8 @@ async fn one_way(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, delay: Duratio
     let reader = async move {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let n = match from.read(&mut buf).await {
-                Ok(n) => n,
-                Err(_) => 0,
-            };
+            // A read error ends the stream like an end of file.
+            let n: usize = from.read(&mut buf).await.unwrap_or_default();
             // An empty chunk carries the end of the stream.
             if tx.send((Instant::now() + delay, buf[..n].to_vec())).await.is_err() || n == 0 {
                 break;
