@@ -231,7 +231,7 @@ struct ConnState {
     http2: AtomicBool,
     /// Picked to make room for a new connection.
     shed: AtomicBool,
-    /// Wakes the connection's task: it became idle, or was shed.
+    /// Wakes the connection's task when it is shed.
     changed: Notify,
 }
 
@@ -286,9 +286,9 @@ impl Drop for ActiveGuard {
     fn drop(&mut self) {
         self.conn.idle_since.store(self.shared.now_ms(), Ordering::Relaxed);
         self.conn.head_started.store(NONE, Ordering::Relaxed);
-        if self.conn.active.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.conn.changed.notify_one();
-        }
+        // No wake-up here (it would cost a poll per request): the connection's task looks again
+        // at its next periodic check.
+        self.conn.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -380,12 +380,12 @@ async fn handle_connection(
     let mut closing: Option<Instant> = None;
     let mut stopping = false;
     loop {
-        // A request head that starts on an idle connection is noticed at the next check.
-        let check = Instant::now() + shared.config.header_read_timeout / 2;
+        // Changes (a request head starting, the last request ending) are noticed at the next
+        // check, so a deadline is met at most half a header timeout late.
+        let check = Instant::now() + (shared.config.header_read_timeout / 2).min(shared.config.idle_timeout);
         let wake = match conn.deadline(&shared.config) {
             Some((at, _)) => shared.at(at).min(check),
-            // Busy: woken when the last request ends.
-            None => Instant::now() + shared.config.idle_timeout,
+            None => check,
         };
         let wake = closing.map_or(wake, |c| wake.min(c));
         tokio::select! {
@@ -396,7 +396,9 @@ async fn handle_connection(
                 return;
             }
             () = tokio::time::sleep_until(wake) => {
-                if closing.is_some_and(|c| Instant::now() >= c) {
+                if closing.is_some_and(|c| Instant::now() >= c)
+                    || (conn.shed.load(Ordering::Relaxed) && conn.active.load(Ordering::Acquire) == 0)
+                {
                     return;
                 }
                 match conn.deadline(&shared.config) {
