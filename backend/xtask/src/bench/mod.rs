@@ -5,7 +5,8 @@
 //! 2. seed the realistic registry (~90 crates, 10 with 50+ versions) through the publish API;
 //! 3. dump its index over HTTP and serve the copy with nginx;
 //! 4. index throughput with wrk (nginx, then raktar), CPU and memory under load;
-//! 5. `cargo generate-lockfile` against both, alternating;
+//! 5. `cargo generate-lockfile` against both, alternating; then again through a TCP proxy that
+//!    adds a fixed delay each way (`bench/delay.rs`, 10 ms by default);
 //! 6. grow the registry to ~10,000 crates and measure search;
 //! 7. publish latency;
 //! 8. final memory, report.
