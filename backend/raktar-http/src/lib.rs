@@ -7,6 +7,7 @@ pub mod client_addr;
 pub mod error;
 pub mod graphql;
 pub mod oidc;
+pub mod server;
 pub mod web;
 
 use std::sync::Arc;

@@ -39,6 +39,9 @@ pub struct FileConfig {
     /// `[cleanup]`: the orphan sweep.
     #[serde(default)]
     pub cleanup: Option<CleanupFile>,
+    /// `[http]`: timeouts and the connection limit of `raktar serve`.
+    #[serde(default)]
+    pub http: Option<HttpFile>,
 }
 
 /// `[cleanup]` of the configuration file.
@@ -60,6 +63,100 @@ pub fn resolve_orphan_grace(flag: Option<&str>, file: &FileConfig) -> anyhow::Re
             Ok(std::time::Duration::from_secs(u64::try_from(secs).context("grace period out of range")?))
         }
     }
+}
+
+/// `[http]` in the configuration file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpFile {
+    pub header_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub body_timeout_secs: Option<u64>,
+    pub body_min_rate: Option<u64>,
+    pub max_connections: Option<usize>,
+}
+
+/// HTTP server flags of `raktar serve` (each also a `RAKTAR_*` variable).
+#[derive(Debug, Default, clap::Args)]
+pub struct HttpArgs {
+    /// Seconds allowed for a whole request head [default: 10].
+    #[arg(long, env = "RAKTAR_HTTP_HEADER_TIMEOUT", value_name = "SECS")]
+    pub http_header_timeout: Option<u64>,
+    /// Seconds after which a connection without a request in flight is closed [default: 60].
+    #[arg(long, env = "RAKTAR_HTTP_IDLE_TIMEOUT", value_name = "SECS")]
+    pub http_idle_timeout: Option<u64>,
+    /// Fixed part of the time allowed for a request body, in seconds [default: 10].
+    #[arg(long, env = "RAKTAR_HTTP_BODY_TIMEOUT", value_name = "SECS")]
+    pub http_body_timeout: Option<u64>,
+    /// Slowest accepted request body upload, in bytes per second [default: 65536].
+    #[arg(long, env = "RAKTAR_HTTP_BODY_MIN_RATE", value_name = "BYTES")]
+    pub http_body_min_rate: Option<u64>,
+    /// Most connections open at once [default: 4096, at most the open-files limit minus 128].
+    #[arg(long, env = "RAKTAR_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+}
+
+/// File descriptors kept for everything but connections (store, blobs, logs).
+const RESERVED_FDS: usize = 128;
+
+/// The server loop's settings: flag or variable, then `[http]`, then the defaults. The body time
+/// covers the largest publish body `limits` allow. `open_files_room`: connections that fit the
+/// open-files limit (`None`: unknown).
+pub fn resolve_http(
+    args: HttpArgs,
+    file: Option<&HttpFile>,
+    limits: &Limits,
+    open_files_room: Option<usize>,
+) -> anyhow::Result<raktar_http::server::ServerConfig> {
+    use raktar_http::server::ServerConfig;
+    use std::time::Duration;
+    let file = file.cloned().unwrap_or_default();
+    let d = ServerConfig::default();
+    let secs = |flag: Option<u64>, key: Option<u64>, default: Duration, what: &str| -> anyhow::Result<Duration> {
+        match flag.or(key) {
+            None => Ok(default),
+            Some(0) => bail!("the HTTP {what} must be at least 1 second"),
+            Some(n) => Ok(Duration::from_secs(n)),
+        }
+    };
+    let body_min_rate = args.http_body_min_rate.or(file.body_min_rate).unwrap_or(d.body_min_rate);
+    if body_min_rate == 0 {
+        bail!("the HTTP body minimum rate must be at least 1 byte per second");
+    }
+    let wanted = args.max_connections.or(file.max_connections).unwrap_or(d.max_connections);
+    if wanted == 0 {
+        bail!("max_connections must be at least 1");
+    }
+    let max_connections = match open_files_room {
+        Some(room) if room < wanted => {
+            tracing::warn!(
+                wanted,
+                allowed = room,
+                "max_connections lowered to fit the open-files limit (raise `ulimit -n` / LimitNOFILE)"
+            );
+            room
+        }
+        _ => wanted,
+    };
+    Ok(ServerConfig {
+        header_read_timeout: secs(
+            args.http_header_timeout,
+            file.header_timeout_secs,
+            d.header_read_timeout,
+            "header timeout",
+        )?,
+        idle_timeout: secs(args.http_idle_timeout, file.idle_timeout_secs, d.idle_timeout, "idle timeout")?,
+        body_timeout_base: secs(args.http_body_timeout, file.body_timeout_secs, d.body_timeout_base, "body timeout")?,
+        body_min_rate,
+        max_body_bytes: limits.max_body_bytes(),
+        max_connections,
+        shutdown_grace: d.shutdown_grace,
+    })
+}
+
+/// Connections that fit the open-files limit of this process.
+pub fn open_files_room() -> Option<usize> {
+    raktar_http::server::connections_within_open_files_limit(RESERVED_FDS)
 }
 
 impl FileConfig {
@@ -157,5 +254,27 @@ mod tests {
         assert!(s.auth_required);
         assert_eq!(s.listen.port(), 9);
         assert_eq!(s.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    }
+
+    #[test]
+    fn http_settings() {
+        let limits = Limits::default();
+        let d = resolve_http(HttpArgs::default(), None, &limits, None).unwrap();
+        assert_eq!(d.header_read_timeout.as_secs(), 10);
+        assert_eq!(d.idle_timeout.as_secs(), 60);
+        assert_eq!(d.body_min_rate, 64 * 1024);
+        assert_eq!(d.max_connections, 4096);
+        // 11 MiB at 64 KiB/s plus the 10 s base.
+        assert_eq!(d.body_timeout(None).as_secs(), 10 + 176);
+        let file: FileConfig =
+            toml::from_str("[http]\nheader_timeout_secs = 5\nidle_timeout_secs = 7\nmax_connections = 100\n").unwrap();
+        let args = HttpArgs { http_idle_timeout: Some(9), ..Default::default() };
+        let s = resolve_http(args, file.http.as_ref(), &limits, Some(50)).unwrap();
+        assert_eq!(s.header_read_timeout.as_secs(), 5);
+        assert_eq!(s.idle_timeout.as_secs(), 9);
+        assert_eq!(s.max_connections, 50, "clamped to the open-files limit");
+        let args = HttpArgs { http_header_timeout: Some(0), ..Default::default() };
+        assert!(resolve_http(args, None, &limits, None).is_err());
+        assert!(toml::from_str::<FileConfig>("[http]\nheader_timeout = 5\n").is_err());
     }
 }

@@ -136,6 +136,8 @@ struct ServeArgs {
     public_read: Option<bool>,
     #[command(flatten)]
     auth: auth_config::AuthArgs,
+    #[command(flatten)]
+    http: config::HttpArgs,
     /// Serve the GraphiQL explorer on `GET /graphql` (`--graphiql` or `--graphiql=false`).
     #[arg(long, env = "RAKTAR_GRAPHIQL", num_args = 0..=1, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
@@ -299,7 +301,9 @@ async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             )?;
             let grace = config::resolve_orphan_grace(args.orphan_grace.as_deref(), &file)?;
             let home = home::resolve(cli.home, file.store.as_ref(), &settings.data_dir, Platform::Process)?;
-            serve(settings, auth, home, grace).await
+            let http =
+                config::resolve_http(args.http, file.http.as_ref(), &settings.limits, config::open_files_room())?;
+            serve(settings, auth, home, grace, http).await
         }
         Command::Sweep(args) => {
             let grace = config::resolve_orphan_grace(args.grace.as_deref(), &file)?;
@@ -543,6 +547,7 @@ async fn serve(
     auth: auth_config::AuthSettings,
     home: HomeSettings,
     orphan_grace: std::time::Duration,
+    http: raktar_http::server::ServerConfig,
 ) -> anyhow::Result<()> {
     // The stores (and AWS clients) once; an unreachable table or bucket stops the start.
     let stores = home::open_home(&home).await?;
@@ -587,9 +592,9 @@ async fn serve(
     }
     tracing::info!(%bound, %public_url, auth_required = settings.auth_required, "raktar started");
 
-    // The peer address feeds the per-address sign-in limit.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    // The server loop puts the peer address into each request (the per-address sign-in limit).
+    tracing::debug!(?http, "HTTP server settings");
+    raktar_http::server::serve(listener, app, http, shutdown_signal()).await.context("serving HTTP")?;
     tracing::info!("raktar stopped");
     Ok(())
 }

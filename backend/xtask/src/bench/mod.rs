@@ -5,7 +5,8 @@
 //! 2. seed the realistic registry (~90 crates, 10 with 50+ versions) through the publish API;
 //! 3. dump its index over HTTP and serve the copy with nginx;
 //! 4. index throughput with wrk (nginx, then raktar), CPU and memory under load;
-//! 5. `cargo generate-lockfile` against both, alternating;
+//! 5. `cargo generate-lockfile` against both, alternating; then again through a TCP proxy that
+//!    adds a fixed delay each way (`bench/delay.rs`, 10 ms by default);
 //! 6. grow the registry to ~10,000 crates and measure search;
 //! 7. publish latency;
 //! 8. final memory, report.
@@ -15,6 +16,7 @@
 
 mod cargo;
 mod client;
+mod delay;
 mod graphql;
 mod nginx;
 mod procs;
@@ -61,6 +63,16 @@ pub struct BenchArgs {
     /// Skip the `cargo generate-lockfile` comparison.
     #[arg(long)]
     skip_lockfile: bool,
+    /// Skip the `cargo generate-lockfile` comparison through the delay proxy.
+    #[arg(long)]
+    skip_delayed_lockfile: bool,
+    /// Only the lockfile comparisons (plain loopback and through the delay proxy): skips the
+    /// index throughput, GraphQL, search and publish steps.
+    #[arg(long)]
+    only_lockfile: bool,
+    /// Delay the proxy adds in each direction for the delayed lockfile comparison, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 10)]
+    delay_ms: u64,
     /// Skip the large-registry seeding and the search measurements.
     #[arg(long)]
     skip_search: bool,
@@ -200,8 +212,14 @@ fn step(msg: &str) {
     eprintln!("\n==> {msg}");
 }
 
-pub async fn run(args: BenchArgs) -> Result<()> {
+pub async fn run(mut args: BenchArgs) -> Result<()> {
     install_signal_handlers();
+    if args.only_lockfile {
+        args.skip_index = true;
+        args.skip_graphql = true;
+        args.skip_search = true;
+        args.skip_publish = true;
+    }
     let plan = Plan::new(&args);
     let root = workspace_root()?;
     let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
@@ -220,12 +238,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 .context("wrk is not installed: `apt-get install -y wrk` (or skip with --skip-index)")?,
         )
     };
-    let nginx = if args.skip_index && args.skip_lockfile {
+    let nginx = if args.skip_index && args.skip_lockfile && args.skip_delayed_lockfile {
         None
     } else {
         Some(procs::find_exe("nginx").context(
             "nginx is not installed: `apt-get install -y nginx-light` \
-             (or skip with --skip-index --skip-lockfile)",
+             (or skip with --skip-index --skip-lockfile --skip-delayed-lockfile)",
         )?)
     };
 
@@ -474,6 +492,82 @@ fn cpu_per_request(server_pid: u32, ticks_before: u64, requests: usize) -> Strin
     format!("{:.0} µs", secs / requests.max(1) as f64 * 1e6)
 }
 
+/// `127.0.0.1:PORT` of a base URL `http://127.0.0.1:PORT`.
+fn socket_addr(base: &str) -> Result<std::net::SocketAddr> {
+    let authority = base.trim_start_matches("http://").trim_end_matches('/');
+    authority.parse().with_context(|| format!("{base} has no IP:PORT"))
+}
+
+/// Lockfile comparisons between raktar and nginx on one consumer project.
+struct Lockfiles<'a> {
+    work: &'a Path,
+    scratch: &'a Path,
+    deps: &'a [(String, String)],
+    runs: usize,
+    token: &'a str,
+}
+
+struct LockfileTimes {
+    raktar: Vec<Duration>,
+    nginx: Vec<Duration>,
+    packages: usize,
+}
+
+impl LockfileTimes {
+    fn ratio(&self) -> f64 {
+        median(&self.raktar).as_secs_f64() / median(&self.nginx).as_secs_f64()
+    }
+
+    fn describe(v: &[Duration]) -> String {
+        let min = v.iter().min().copied().unwrap_or_default();
+        let max = v.iter().max().copied().unwrap_or_default();
+        format!("{} (range {} .. {})", ms(median(v)), ms(min), ms(max))
+    }
+
+    fn describe_raktar(&self) -> String {
+        Self::describe(&self.raktar)
+    }
+
+    fn describe_nginx(&self) -> String {
+        Self::describe(&self.nginx)
+    }
+}
+
+impl Lockfiles<'_> {
+    /// `cargo generate-lockfile` `runs` times against each server (alternating which goes
+    /// first), each from an empty `CARGO_HOME`; the lockfiles must agree.
+    fn compare(&self, tag: &str, raktar_base: &str, nginx_base: &str) -> Result<LockfileTimes> {
+        let raktar_index = format!("{raktar_base}/index/");
+        let nginx_index = format!("{nginx_base}/index/");
+        let project_raktar = self.work.join(format!("consumer-raktar-{tag}"));
+        let project_nginx = self.work.join(format!("consumer-nginx-{tag}"));
+        cargo::write_consumer(&project_raktar, self.deps, &raktar_index, true)?;
+        cargo::write_consumer(&project_nginx, self.deps, &nginx_index, false)?;
+        let mut times = LockfileTimes { raktar: Vec::new(), nginx: Vec::new(), packages: 0 };
+        let mut locks = (String::new(), String::new());
+        for i in 0..self.runs {
+            for raktar_turn in [i % 2 == 0, i % 2 == 1] {
+                if raktar_turn {
+                    let (t, lock) = cargo::generate_lockfile(&project_raktar, self.scratch, Some(self.token))
+                        .context("cargo generate-lockfile against raktar")?;
+                    eprintln!("bench: raktar run {}: {}", i + 1, ms(t));
+                    times.raktar.push(t);
+                    locks.0 = lock.replace(&raktar_index, "INDEX/");
+                } else {
+                    let (t, lock) = cargo::generate_lockfile(&project_nginx, self.scratch, None)
+                        .context("cargo generate-lockfile against nginx")?;
+                    eprintln!("bench: nginx run {}: {}", i + 1, ms(t));
+                    times.nginx.push(t);
+                    locks.1 = lock.replace(&nginx_index, "INDEX/");
+                }
+            }
+        }
+        ensure!(locks.0 == locks.1, "the lockfiles resolved against raktar and nginx differ");
+        times.packages = locks.0.matches("[[package]]").count().saturating_sub(1);
+        Ok(times)
+    }
+}
+
 fn kib(bytes: usize) -> String {
     format!("{:.1} KiB", bytes as f64 / 1024.0)
 }
@@ -677,8 +771,8 @@ async fn run_steps(args: &BenchArgs, plan: &Plan, setup: &Setup, report: &mut Re
         }
     }
 
-    // 5. Lockfile resolution.
-    if let (false, Some((ngx, _))) = (args.skip_lockfile, &nginx_server) {
+    // 5. Lockfile resolution, on plain loopback and through the delay proxy.
+    if let (false, Some((ngx, _))) = (args.skip_lockfile && args.skip_delayed_lockfile, &nginx_server) {
         let mut rng = seed::Rng::new(0x5EED_0003);
         let mut names = registry.crates.clone();
         rng.shuffle(&mut names);
@@ -690,56 +784,65 @@ async fn run_steps(args: &BenchArgs, plan: &Plan, setup: &Setup, report: &mut Re
                 Some((n.clone(), format!("{}.{}", v.major, v.minor)))
             })
             .collect();
-        step(&format!(
-            "cargo generate-lockfile with {} direct dependencies, {} runs per server (alternating, empty CARGO_HOME each)",
-            deps.len(),
-            plan.lockfile_runs
-        ));
-        let raktar_index = format!("{base}/index/");
-        let nginx_index = format!("{}/index/", ngx.base);
-        let project_raktar = work.join("consumer-raktar");
-        let project_nginx = work.join("consumer-nginx");
-        cargo::write_consumer(&project_raktar, &deps, &raktar_index, true)?;
-        cargo::write_consumer(&project_nginx, &deps, &nginx_index, false)?;
         let scratch = work.join("scratch");
         fs::create_dir_all(&scratch).with_context(|| format!("creating {scratch:?}"))?;
-        let mut times_raktar = Vec::new();
-        let mut times_nginx = Vec::new();
-        let mut locks = (String::new(), String::new());
-        for i in 0..plan.lockfile_runs {
-            for raktar_turn in [i % 2 == 0, i % 2 == 1] {
-                if raktar_turn {
-                    let (t, lock) = cargo::generate_lockfile(&project_raktar, &scratch, Some(&token))
-                        .context("cargo generate-lockfile against raktar")?;
-                    eprintln!("bench: raktar run {}: {}", i + 1, ms(t));
-                    times_raktar.push(t);
-                    locks.0 = lock.replace(&raktar_index, "INDEX/");
-                } else {
-                    let (t, lock) = cargo::generate_lockfile(&project_nginx, &scratch, None)
-                        .context("cargo generate-lockfile against nginx")?;
-                    eprintln!("bench: nginx run {}: {}", i + 1, ms(t));
-                    times_nginx.push(t);
-                    locks.1 = lock.replace(&nginx_index, "INDEX/");
-                }
-            }
+        let lockfiles = Lockfiles { work, scratch: &scratch, deps: &deps, runs: plan.lockfile_runs, token: &token };
+        if !args.skip_lockfile {
+            step(&format!(
+                "cargo generate-lockfile with {} direct dependencies, {} runs per server (alternating, empty CARGO_HOME each)",
+                deps.len(),
+                plan.lockfile_runs
+            ));
+            let r = lockfiles.compare("plain", &base, &ngx.base)?;
+            let what = format!(
+                "cargo generate-lockfile ({} direct deps, {} packages locked), median of {}",
+                deps.len(),
+                r.packages,
+                plan.lockfile_runs
+            );
+            report.info("Lockfile", format!("{what}, nginx"), r.describe_nginx());
+            report.info("Lockfile", format!("{what}, raktar"), r.describe_raktar());
+            let ratio = r.ratio();
+            report.check("Lockfile", "raktar / nginx lockfile time", format!("{ratio:.2}x"), "<= 1.10x", ratio <= 1.10);
         }
-        ensure!(locks.0 == locks.1, "the lockfiles resolved against raktar and nginx differ");
-        let packages = locks.0.matches("[[package]]").count().saturating_sub(1);
-        let (mr, mn) = (median(&times_raktar), median(&times_nginx));
-        let ratio = mr.as_secs_f64() / mn.as_secs_f64();
-        let spread = |v: &[Duration]| {
-            let min = v.iter().min().copied().unwrap_or_default();
-            let max = v.iter().max().copied().unwrap_or_default();
-            format!("{} .. {}", ms(min), ms(max))
-        };
-        let what = format!(
-            "cargo generate-lockfile ({} direct deps, {packages} packages locked), median of {}",
-            deps.len(),
-            plan.lockfile_runs
-        );
-        report.info("Lockfile", format!("{what}, nginx"), format!("{} (range {})", ms(mn), spread(&times_nginx)));
-        report.info("Lockfile", format!("{what}, raktar"), format!("{} (range {})", ms(mr), spread(&times_raktar)));
-        report.check("Lockfile", "raktar / nginx lockfile time", format!("{ratio:.2}x"), "<= 1.10x", ratio <= 1.10);
+        if !args.skip_delayed_lockfile {
+            let delay = Duration::from_millis(args.delay_ms);
+            step(&format!(
+                "cargo generate-lockfile through a TCP proxy adding {} ms each way, {} runs per server",
+                args.delay_ms, plan.lockfile_runs
+            ));
+            let proxy_raktar = delay::DelayProxy::start(socket_addr(&base)?, delay)?;
+            let proxy_nginx = delay::DelayProxy::start(socket_addr(&ngx.base)?, delay)?;
+            let r = lockfiles.compare(
+                "delayed",
+                &format!("http://{}", proxy_raktar.addr),
+                &format!("http://{}", proxy_nginx.addr),
+            )?;
+            let runs = plan.lockfile_runs.max(1);
+            let what = format!(
+                "cargo generate-lockfile through the proxy ({} ms each way), median of {}",
+                args.delay_ms, plan.lockfile_runs
+            );
+            report.info("Lockfile", format!("{what}, nginx"), r.describe_nginx());
+            report.info("Lockfile", format!("{what}, raktar"), r.describe_raktar());
+            report.info(
+                "Lockfile",
+                "TCP connections per run through the proxy, nginx / raktar",
+                format!(
+                    "{:.1} / {:.1}",
+                    proxy_nginx.connections() as f64 / runs as f64,
+                    proxy_raktar.connections() as f64 / runs as f64
+                ),
+            );
+            let ratio = r.ratio();
+            report.check(
+                "Lockfile",
+                format!("raktar / nginx lockfile time, {} ms added each way", args.delay_ms),
+                format!("{ratio:.2}x"),
+                "<= 0.50x",
+                ratio <= 0.50,
+            );
+        }
     }
 
     // 5b. GraphQL pages on the realistic registry (bench/graphql.rs).
