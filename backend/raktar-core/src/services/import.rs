@@ -214,7 +214,7 @@ impl Registry {
                 e => Err(e),
             };
         }
-        match self.commit_version(Publisher::Import { owner, actor }, &v, &pkg, bytes).await {
+        match self.commit_version(Publisher::Import { owner, actor }, &v, &pkg, bytes, None).await {
             Ok(outcome) => Ok(ImportResult::Imported { name: outcome.name, vers: outcome.vers, cksum: outcome.cksum }),
             // Lost a race with another writer of this version: report what is there now.
             Err(DomainError::Conflict(msg)) => Ok(self

@@ -486,7 +486,10 @@ impl Registry {
         }
         self.check_local_deps(&v).await?;
         let pkg = self.verify_package(&v, body.slice_ref(krate)).await?;
-        self.commit_version(Publisher::Cargo(principal), &v, &pkg, body.slice_ref(krate)).await
+        // The state read for authorization serves the first commit attempt (one read of the
+        // crate per publish); a race with another writer fails the conditional commit and the
+        // retries read it again.
+        self.commit_version(Publisher::Cargo(principal), &v, &pkg, body.slice_ref(krate), Some(state)).await
     }
 
     /// Verifies the `.crate` of validated metadata (on the blocking pool: it unpacks the archive).
@@ -510,6 +513,7 @@ impl Registry {
         v: &ValidatedPublish,
         pkg: &package::VerifiedPackage,
         krate_bytes: Bytes,
+        known_state: Option<Option<CrateState>>,
     ) -> DomainResult<PublishOutcome> {
         let norm = v.name.normalized();
         let blob_key = crate_blob_key(&norm, v.version.as_str(), &pkg.cksum);
@@ -517,7 +521,7 @@ impl Registry {
         // conditional transaction and bounded retries.
         let _turn = self.lock_crate(&norm).await;
         let mut written = WrittenBlobs::default();
-        let result = self.commit_publish(publisher, v, pkg, &blob_key, krate_bytes, &mut written).await;
+        let result = self.commit_publish(publisher, v, pkg, krate_bytes, known_state, &mut written).await;
         if result.is_err() {
             // Every failure after a blob was written removes it again (unless a committed version
             // refers to it), so a refused publish leaves no trace.
@@ -531,12 +535,13 @@ impl Registry {
         publisher: Publisher<'_>,
         v: &ValidatedPublish,
         pkg: &package::VerifiedPackage,
-        blob_key: &str,
         krate_bytes: Bytes,
+        mut known_state: Option<Option<CrateState>>,
         written: &mut WrittenBlobs,
     ) -> DomainResult<PublishOutcome> {
         let limits = &self.config.limits;
         let norm = v.name.normalized();
+        let blob_key = &crate_blob_key(&norm, v.version.as_str(), &pkg.cksum);
         // A README too large for the version item goes to the blob store under a key naming its
         // content; it is written only after authorization, right before the commit.
         let spilled = v
@@ -549,7 +554,10 @@ impl Registry {
             if attempt > 0 {
                 super::backoff(attempt).await;
             }
-            let state = self.load_crate_state(&norm).await?;
+            let state = match known_state.take() {
+                Some(state) => state,
+                None => self.load_crate_state(&norm).await?,
+            };
             self.authorize_publish(publisher, v, state.as_ref())?;
             if let Some(existing) = state.as_ref().and_then(|s| find_version(s, v)) {
                 return Err(duplicate_error(v, existing));
