@@ -92,6 +92,8 @@ const WAL_INDEX_HEADER: usize = 96;
 /// How often the marker also asks SQLite itself (`PRAGMA data_version`), in case the WAL-index
 /// file was replaced or its header did not tell.
 const SAFETY_CHECK: Duration = Duration::from_secs(1);
+/// Replaced `-shm` files whose descriptors are kept open before reopening stops.
+const MAX_RETIRED_SHM: usize = 16;
 
 /// Source of [`ItemStore::change_marker`] for a database file.
 ///
@@ -112,6 +114,8 @@ struct ChangeWatch {
     path: Option<PathBuf>,
     /// The `-shm` file, opened read-only (`None` until it can be opened).
     shm: RwLock<Option<std::fs::File>>,
+    /// Descriptors of replaced `-shm` files, kept open (see [`ChangeWatch::reopen_shm`]).
+    retired_shm: Mutex<Vec<std::fs::File>>,
     /// The last WAL-index header seen, and the marker.
     state: Mutex<WatchState>,
     /// Idle watcher connections with the data version each saw last.
@@ -129,6 +133,7 @@ impl ChangeWatch {
         let watch = Self {
             path: path.map(Path::to_path_buf),
             shm: RwLock::new(None),
+            retired_shm: Mutex::new(Vec::new()),
             state: Mutex::new(WatchState { header: [0; WAL_INDEX_HEADER], marker: 0, safety_checked: None }),
             idle: Mutex::new(Vec::new()),
         };
@@ -193,13 +198,36 @@ impl ChangeWatch {
         Some(version != last)
     }
 
+    /// Opens the `-shm` file when it is not open yet, or when the file at its path is another one
+    /// (replaced) than the one held.
+    ///
+    /// A descriptor of the `-shm` file is never closed while this process runs: closing ANY
+    /// descriptor of a file drops every POSIX record lock this process holds on it, SQLite's
+    /// included. Without its shared lock on the `-shm` file, another process (an admin command,
+    /// a backup) opening the database believes it is alone, truncates the WAL index and this
+    /// process dies of SIGBUS in the middle of a query. A replaced file's old descriptor is kept
+    /// (a handful at most: the file is replaced only when every connection closed).
     fn reopen_shm(&self) {
+        use std::os::unix::fs::MetadataExt;
         let Some(path) = &self.path else { return };
         let mut shm_path = path.clone().into_os_string();
         shm_path.push("-shm");
-        let file = std::fs::File::open(&shm_path).ok();
-        if let Ok(mut shm) = self.shm.write() {
-            *shm = file;
+        let Ok(on_disk) = std::fs::metadata(&shm_path) else { return };
+        let Ok(mut shm) = self.shm.write() else { return };
+        if let Some(held) = shm.as_ref()
+            && held.metadata().is_ok_and(|m| m.dev() == on_disk.dev() && m.ino() == on_disk.ino())
+        {
+            return;
+        }
+        let mut retired = lock(&self.retired_shm);
+        if retired.len() >= MAX_RETIRED_SHM {
+            // Keep reading the file held; the data-version safety net still sees every change.
+            return;
+        }
+        if let Ok(file) = std::fs::File::open(&shm_path)
+            && let Some(old) = shm.replace(file)
+        {
+            retired.push(old);
         }
     }
 

@@ -987,6 +987,7 @@ fn corpus() -> Vec<Case> {
 
 /// Sends one case and checks status, error shape and detail; returns the failure, if any.
 fn run_case(server: &TestServer, tokens: &Tokens, c: &Case) -> Result<(), String> {
+    eprintln!("CASE {}", c.name);
     let http = server.http();
     let started = Instant::now();
     let resp = if c.expect_continue {

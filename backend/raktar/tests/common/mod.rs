@@ -537,6 +537,9 @@ fn spawn_server(
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            eprintln!("==== the raktar server at {} had already exited: {status} ====", self.url);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         if thread::panicking() {
@@ -1045,7 +1048,7 @@ pub async fn send(
     if let Some(body) = body {
         req = req.body(body);
     }
-    let resp = req.send().await.unwrap_or_else(|e| panic!("{method} {url} failed: {e}"));
+    let resp = req.send().await.unwrap_or_else(|e| panic!("{method} {url} failed: {e} ({e:?})"));
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = resp.bytes().await.unwrap_or_else(|e| panic!("{method} {url}: reading the body failed: {e}")).to_vec();
