@@ -1,5 +1,12 @@
 //! HTTP edges of Raktar. [`router`] builds the one `Router` used by `raktar serve`, the Lambda
 //! handler and the tests. Handlers parse input into domain types, call a service, map the result.
+//!
+//! - [`cargo`]: the Cargo registry protocol (`/index/...`, `/api/v1/...`, `/health`).
+//! - [`graphql`]: `/graphql`, the transport of the GraphQL API v1 (`raktar-graphql`).
+//! - [`web`]: the web sign-in (local passwords, OIDC through [`oidc`]) and the token page `/me`.
+//! - [`auth`]: who is calling (a cargo token, else the session cookie) and the one CSRF check;
+//!   [`client_addr`]: the client address for the sign-in rate limits.
+//! - [`error`]: the one place where domain errors become HTTP responses.
 
 pub mod auth;
 pub mod cargo;

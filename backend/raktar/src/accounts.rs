@@ -1,4 +1,5 @@
-//! `raktar user set-password | disable | enable`: local account administration from the command line.
+//! `raktar user set-password | disable | enable | link | unlink | identities`: account administration
+//! from the command line (local passwords, and the external identities linked to an account).
 
 use std::io::{BufRead, IsTerminal, Write};
 

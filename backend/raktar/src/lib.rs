@@ -1,6 +1,6 @@
 //! The parts of the `raktar` binary that its tests drive directly: opening the configured home
 //! ([`home`]) and serving the router under AWS Lambda ([`lambda`]). Everything else of the binary
-//! (flags, admin commands) lives in `main.rs`.
+//! (flags, settings, `serve` and the admin commands) lives in `main.rs` and its own modules.
 
 pub mod home;
 pub mod lambda;

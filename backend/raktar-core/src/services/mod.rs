@@ -1,4 +1,6 @@
-//! Domain services: every rule of the registry lives here, once. Edges call these.
+//! Domain services: every rule of the registry lives here, once, as methods of [`Registry`]. Edges
+//! (the cargo protocol, GraphQL, the web pages, the CLI) call these; authorization is decided here
+//! with the one check builder of [`auth`].
 
 pub mod account;
 pub mod admin;

@@ -1,5 +1,10 @@
-//! Storage ports. Drivers live in the `raktar-store` crate; the shared conformance suites that every
-//! driver must pass live in [`crate::testkit`] (feature `testkit`).
+//! Storage ports: [`ItemStore`] (the single table: items, conditions, transactions, atomic add)
+//! and [`BlobStore`] (`.crate` files and other large values), plus [`CountingItemStore`], a
+//! decorator that counts store calls for tests and benchmarks.
+//!
+//! Drivers live in other crates: `raktar-store` (SQLite item store, filesystem blob store: the
+//! embedded home) and `raktar-aws` (DynamoDB and S3: the AWS home). The shared conformance suites
+//! that every driver must pass live in `crate::testkit` (feature `testkit`).
 
 pub mod blob;
 pub mod counting;

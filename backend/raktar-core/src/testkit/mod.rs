@@ -1,4 +1,6 @@
-//! Shared driver conformance suites.
+//! Shared test suites (feature `testkit`): the driver conformance suites ([`item`], [`blob`]),
+//! which `raktar-store` and `raktar-aws` run against their drivers, and the structure-aware input
+//! generators of the fuzz suites ([`fuzz`]).
 pub mod blob;
 pub mod fuzz;
 pub mod item;
