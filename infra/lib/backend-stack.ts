@@ -362,7 +362,7 @@ export class BackendStack extends Stack {
     const period = Duration.minutes(5);
     const [errors, requests] =
       this.api !== undefined
-        ? [this.api.metricServerError({ period }), this.api.metricCount({ period })]
+        ? [this.api.metricServerError({ period, statistic: 'Sum' }), this.api.metricCount({ period, statistic: 'Sum' })]
         : [
             this.fn.metric('Url5xxCount', {
               period,

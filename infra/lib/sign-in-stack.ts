@@ -96,7 +96,6 @@ export class SignInStack extends Stack {
     this.client = this.userPool.addClient('RaktarClient', {
       userPoolClientName: 'raktar',
       generateSecret: false,
-      authFlows: {},
       oAuth: {
         flows: { authorizationCodeGrant: true, implicitCodeGrant: false },
         scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
@@ -110,6 +109,8 @@ export class SignInStack extends Stack {
       accessTokenValidity: Duration.minutes(60),
       refreshTokenValidity: Duration.days(1),
     });
+    // Only the hosted code flow: no direct password or SRP sign-in through the API.
+    (this.client.node.defaultChild as cognito.CfnUserPoolClient).explicitAuthFlows = ['ALLOW_REFRESH_TOKEN_AUTH'];
     if (saml !== undefined) this.client.node.addDependency(saml);
 
     this.issuer = `https://cognito-idp.${this.region}.${this.urlSuffix}/${this.userPool.userPoolId}`;
