@@ -59,12 +59,41 @@ export const UI_CSP = [
   'upgrade-insecure-requests',
 ].join('; ');
 
-/** SPA routing at the edge: a path without a file extension is a client-side route -> index.html.
- * (Distribution-wide error responses would also rewrite the API's 404s, which cargo relies on.) */
-export const SPA_REWRITE = `function handler(event) {
+/** File types of a built UI (Vite): anything else is a client-side route. */
+export const UI_FILE_EXTENSIONS = [
+  'html',
+  'js',
+  'mjs',
+  'css',
+  'map',
+  'json',
+  'txt',
+  'xml',
+  'webmanifest',
+  'ico',
+  'png',
+  'jpg',
+  'jpeg',
+  'gif',
+  'svg',
+  'webp',
+  'avif',
+  'woff',
+  'woff2',
+  'ttf',
+  'otf',
+  'wasm',
+] as const;
+
+/** SPA routing at the edge: a path that does not end in a UI file type is a client-side route ->
+ * index.html (versions such as `/crates/serde/1.0.197` contain dots, so "has a dot" is not enough).
+ * Distribution-wide error responses would also rewrite the API's 404s, which cargo relies on. */
+export const SPA_REWRITE = `var files = ${JSON.stringify(Object.fromEntries(UI_FILE_EXTENSIONS.map((e) => [e, true])))};
+function handler(event) {
   var request = event.request;
   var last = request.uri.split('/').pop();
-  if (last.indexOf('.') === -1) {
+  var dot = last.lastIndexOf('.');
+  if (dot === -1 || files[last.substring(dot + 1).toLowerCase()] !== true) {
     request.uri = '/index.html';
   }
   return request;

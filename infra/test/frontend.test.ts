@@ -96,6 +96,9 @@ describe('the distribution', () => {
     expect(route('/')).toBe('/index.html');
     expect(route('/assets/app.3f2a.js')).toBe('/assets/app.3f2a.js');
     expect(route('/favicon.ico')).toBe('/favicon.ico');
+    expect(route('/crates/serde/1.0.197')).toBe('/index.html');
+    expect(route('/crates/serde/1.0.0-rc.1')).toBe('/index.html');
+    expect(route('/assets/Inter.WOFF2')).toBe('/assets/Inter.WOFF2');
   });
 
   it('sends CSP, HSTS and frame denial with the UI; HSTS and frame denial with the API', () => {
