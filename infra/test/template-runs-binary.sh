@@ -9,6 +9,7 @@ set -euo pipefail
 infra="$(cd "$(dirname "$0")/.." && pwd)"
 root="$(cd "$infra/.." && pwd)"
 export AWS_EC2_METADATA_DISABLED=true
+export CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=1
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/raktar-infra-binary.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
