@@ -111,7 +111,6 @@ export class SignInStack extends Stack {
     });
     // Only the hosted code flow: no direct password or SRP sign-in through the API.
     (this.client.node.defaultChild as cognito.CfnUserPoolClient).explicitAuthFlows = ['ALLOW_REFRESH_TOKEN_AUTH'];
-    if (saml !== undefined) this.client.node.addDependency(saml);
 
     this.issuer = `https://cognito-idp.${this.region}.${this.urlSuffix}/${this.userPool.userPoolId}`;
     const names = ssmNames(config);
