@@ -142,6 +142,14 @@ def main():
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] == "AWS::ApiGatewayV2::Api":
             values[f"{logical_id}.ApiEndpoint"] = public_url
+    # Values another stack writes to SSM (the sign-in stack's OIDC client), by parameter name suffix.
+    ssm_values = {"/oidc/issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TEST",
+                  "/oidc/client-id": "raktar-test-client"}
+    for logical_id, parameter in template.get("Parameters", {}).items():
+        name = parameter.get("Default", "")
+        for suffix, value in ssm_values.items():
+            if parameter.get("Type", "").startswith("AWS::SSM::Parameter::Value") and name.endswith(suffix):
+                values[logical_id] = value
     resolve = Resolver(template, values)
 
     # ---- the environment, from the template ------------------------------------------------
@@ -152,8 +160,13 @@ def main():
     unknown = sorted(set(function_env) - known)
     if unknown:
         fail(f"the template sets variables the binary does not read: {unknown} (known: {sorted(known)})")
-    if function_env.get("RAKTAR_PUBLIC_URL") != public_url:
-        fail(f"RAKTAR_PUBLIC_URL is {function_env.get('RAKTAR_PUBLIC_URL')!r}, not the API endpoint")
+    announced = function_env.get("RAKTAR_PUBLIC_URL")
+    if announced != public_url:
+        # An installer-chosen URL (the CloudFront or custom domain) stands for the local server.
+        if not (announced or "").startswith("https://"):
+            fail(f"RAKTAR_PUBLIC_URL is {announced!r}: neither the API endpoint nor an https URL")
+        step(f"RAKTAR_PUBLIC_URL {announced} (chosen by the installer) -> {public_url}")
+        function_env["RAKTAR_PUBLIC_URL"] = public_url
 
     # ---- the table and the bucket, from the template's properties --------------------------
     props = table["Properties"]
