@@ -267,7 +267,7 @@ export class BackendStack extends Stack {
         throttle: { rateLimit: config.throttleRateLimit, burstLimit: config.throttleBurstLimit },
         accessLogSettings: {
           destination: new apigw.LogGroupLogDestination(accessLogs),
-          format: apigw_format(),
+          format: accessLogFormat(),
         },
       });
       Validations.of(api).acknowledge({
@@ -450,7 +450,7 @@ export class BackendStack extends Stack {
 }
 
 /** API Gateway access log lines: JSON, no query strings (the OIDC callback carries a one-time code). */
-function apigw_format(): AccessLogFormat {
+function accessLogFormat(): AccessLogFormat {
   return AccessLogFormat.custom(
     JSON.stringify({
       requestId: '$context.requestId',

@@ -50,6 +50,8 @@ export interface RaktarConfig {
   /** Custom domain of the CloudFront distribution (certificate in us-east-1). */
   readonly frontendDomainName: string | undefined;
   readonly frontendCertificateArn: string | undefined;
+  /** CloudFront price class: `100` (North America, Europe), `200` (+ Asia, Middle East, Africa), `All`. */
+  readonly priceClass: '100' | '200' | 'All';
   /** The API origin's host name; default: read from the SSM parameter the backend stack writes. */
   readonly apiOriginDomain: string | undefined;
 }
@@ -141,6 +143,7 @@ export function readConfig(get: Lookup, env: NodeJS.ProcessEnv = process.env): R
     uiDir: str(get, 'uiDir') ?? str((k) => env[k], 'RAKTAR_UI_DIR'),
     frontendDomainName: str(get, 'frontendDomainName'),
     frontendCertificateArn: str(get, 'frontendCertificateArn'),
+    priceClass: oneOf(get, 'priceClass', ['100', '200', 'All'] as const, '100'),
     apiOriginDomain: str(get, 'apiOriginDomain'),
   };
   if (config.apiDomainName !== undefined && config.apiCertificateArn === undefined) {

@@ -190,7 +190,11 @@ export class FrontendStack extends Stack {
       certificate,
       minimumProtocolVersion: certificate === undefined ? undefined : cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
-      priceClass: cloudfront.PriceClass.PRICE_CLASS_100,
+      priceClass: {
+        '100': cloudfront.PriceClass.PRICE_CLASS_100,
+        '200': cloudfront.PriceClass.PRICE_CLASS_200,
+        All: cloudfront.PriceClass.PRICE_CLASS_ALL,
+      }[config.priceClass],
       defaultBehavior: {
         origin: origins.S3BucketOrigin.withOriginAccessControl(this.bucket),
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,

@@ -154,6 +154,19 @@ describe('the distribution', () => {
   });
 });
 
+describe('the price class', () => {
+  it('is North America and Europe by default, wider on request', () => {
+    const { frontend } = templates();
+    frontend.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({ PriceClass: 'PriceClass_100' }),
+    });
+    const { frontend: all } = templates({ priceClass: 'All' });
+    all.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({ PriceClass: 'PriceClass_All' }),
+    });
+  });
+});
+
 describe('the UI folder', () => {
   it('falls back to a placeholder when no UI was built (synth never fails for a missing UI)', () => {
     expect(resolveUiDir('/nonexistent/raktar-ui')).toEqual(
