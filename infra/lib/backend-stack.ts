@@ -204,7 +204,9 @@ export class BackendStack extends Stack {
     }
     const architecture = artifact.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
 
-    // The public URL: chosen by the installer, else the custom domain, else the API's own URL.
+    // The variables the binary reads (backend/raktar/src/{main,home,auth_config}.rs); the public
+    // URL is added once the HTTP entry exists: chosen by the installer, else the custom domain,
+    // else the API's own URL.
     const names = ssmNames(config);
     const environment: Record<string, string> = {
       RAKTAR_ITEM_STORE: 'dynamodb',

@@ -78,6 +78,21 @@ function num(get: Lookup, key: string, fallback: number, min: number, max: numbe
   return n;
 }
 
+/** The retention periods CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+function retention(get: Lookup, key: string, fallback: number): number {
+  const n = num(get, key, fallback, 1, 3653);
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(n)) {
+    throw new Error(
+      `context ${key}: CloudWatch Logs keeps logs for one of ${LOG_RETENTION_DAYS.join(', ')} days, not ${n}`,
+    );
+  }
+  return n;
+}
+
 function optNum(get: Lookup, key: string, min: number, max: number): number | undefined {
   return str(get, key) === undefined ? undefined : num(get, key, 0, min, max);
 }
@@ -118,7 +133,7 @@ export function readConfig(get: Lookup, env: NodeJS.ProcessEnv = process.env): R
     memorySize: num(get, 'memorySize', 256, 128, 10240),
     timeoutSeconds: num(get, 'timeoutSeconds', 30, 1, 900),
     reservedConcurrency: optNum(get, 'reservedConcurrency', 1, 100000),
-    logRetentionDays: num(get, 'logRetentionDays', 30, 1, 3653),
+    logRetentionDays: retention(get, 'logRetentionDays', 30),
     publicRead: bool(get, 'publicRead', false),
     s3Prefix: str(get, 's3Prefix')?.replace(/^\/+|\/+$/g, ''),
     presignSeconds: num(get, 'presignSeconds', 300, 1, 7 * 24 * 3600),

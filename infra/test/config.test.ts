@@ -26,6 +26,8 @@ describe('the configuration', () => {
     expect(() => cfg({ apiDomainName: 'x.example.com' })).toThrow(/apiCertificateArn/);
     expect(() => cfg({ signIn: 'oidc' })).toThrow(/oidcIssuer/);
     expect(() => cfg({ hostedZoneId: 'Z1' })).toThrow(/hostedZoneName/);
+    expect(() => cfg({ logRetentionDays: '31' })).toThrow(/one of 1, 3, 5/);
+    expect(cfg({ logRetentionDays: 90 }).logRetentionDays).toBe(90);
     expect(cfg({ publicUrl: 'https://crates.example.com/' }).publicUrl).toBe('https://crates.example.com');
   });
 });
