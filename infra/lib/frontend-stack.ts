@@ -14,6 +14,8 @@ import {
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -227,6 +229,20 @@ export class FrontendStack extends Stack {
           'Without a custom domain CloudFront serves its default certificate, whose viewer policy CloudFront fixes; ' +
           'with frontendDomainName the distribution requires TLS 1.2 (TLSv1.2_2021).',
       });
+    }
+
+    if (
+      config.frontendDomainName !== undefined &&
+      config.hostedZoneId !== undefined &&
+      config.hostedZoneName !== undefined
+    ) {
+      const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', {
+        hostedZoneId: config.hostedZoneId,
+        zoneName: config.hostedZoneName,
+      });
+      const target = route53.RecordTarget.fromAlias(new targets.CloudFrontTarget(this.distribution));
+      new route53.ARecord(this, 'Alias', { zone, recordName: config.frontendDomainName, target });
+      new route53.AaaaRecord(this, 'AliasV6', { zone, recordName: config.frontendDomainName, target });
     }
 
     const ui = resolveUiDir(config.uiDir);

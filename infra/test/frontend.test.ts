@@ -144,7 +144,15 @@ describe('the distribution', () => {
     const { frontend: f } = templates({
       frontendDomainName: 'crates.example.com',
       frontendCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc',
+      hostedZoneId: 'Z123',
+      hostedZoneName: 'example.com',
     });
+    f.hasResourceProperties('AWS::Route53::RecordSet', {
+      Type: 'A',
+      Name: 'crates.example.com.',
+      HostedZoneId: 'Z123',
+    });
+    f.hasResourceProperties('AWS::Route53::RecordSet', { Type: 'AAAA', Name: 'crates.example.com.' });
     f.hasResourceProperties('AWS::CloudFront::Distribution', {
       DistributionConfig: Match.objectLike({
         Aliases: ['crates.example.com'],

@@ -18,6 +18,8 @@ describe('cdk-nag AwsSolutions', () => {
       oidcClientId: 'raktar',
       frontendDomainName: 'crates.example.com',
       frontendCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc',
+      hostedZoneId: 'Z123',
+      hostedZoneName: 'example.com',
     },
     'API custom domain': {
       apiDomainName: 'api.crates.example.com',
