@@ -15,7 +15,7 @@ use raktar_core::store::item::{Item, Key, PK, SK, StoreError};
 use serde_json::{Map, Value};
 
 fn serialization(context: &str, e: serde_dynamo::Error) -> StoreError {
-    StoreError::Serialization(format!("{context}: {e}"))
+    StoreError::serialization_source(context, e)
 }
 
 /// A JSON value as a DynamoDB attribute value.
@@ -35,9 +35,9 @@ fn check_known(value: &AttributeValue) -> Result<(), StoreError> {
         | AttributeValue::Ss(_)
         | AttributeValue::Ns(_) => Ok(()),
         AttributeValue::B(_) | AttributeValue::Bs(_) => {
-            Err(StoreError::Serialization("binary attribute values are not supported".into()))
+            Err(StoreError::serialization("binary attribute values are not supported"))
         }
-        _ => Err(StoreError::Serialization("unknown DynamoDB attribute value type".into())),
+        _ => Err(StoreError::serialization("unknown DynamoDB attribute value type")),
     }
 }
 
@@ -129,7 +129,10 @@ mod tests {
         {
             assert_eq!(from_attribute_value(AttributeValue::N(stored.into())).unwrap(), json, "{stored}");
         }
-        assert!(from_attribute_value(AttributeValue::N("not a number".into())).is_err());
+        let err = from_attribute_value(AttributeValue::N("not a number".into())).unwrap_err();
+        // The serde_dynamo error stays attached as the cause.
+        let source = std::error::Error::source(&err).expect("a cause");
+        assert!(source.downcast_ref::<serde_dynamo::Error>().is_some(), "{source}");
         assert!(from_attribute_value(AttributeValue::L(vec![AttributeValue::Bs(vec![])])).is_err());
     }
 }

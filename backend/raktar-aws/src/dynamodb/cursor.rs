@@ -25,7 +25,7 @@ pub(super) fn encode_cursor(index: Option<Index>, last: HashMap<String, Attribut
             AttributeValue::S(s) => {
                 key.insert(attr, Value::String(s));
             }
-            _ => return Err(StoreError::Backend(format!("LastEvaluatedKey attribute {attr} is not a string"))),
+            _ => return Err(StoreError::backend(format!("LastEvaluatedKey attribute {attr} is not a string"))),
         }
     }
     let cursor = serde_json::json!({ "i": index.map(Index::name), "k": key });
@@ -66,7 +66,7 @@ pub(super) fn encode_scan_cursor(
             AttributeValue::S(s) => {
                 key.insert(attr, Value::String(s));
             }
-            _ => return Err(StoreError::Backend(format!("LastEvaluatedKey attribute {attr} is not a string"))),
+            _ => return Err(StoreError::backend(format!("LastEvaluatedKey attribute {attr} is not a string"))),
         }
     }
     let cursor = serde_json::json!({ "scan": key, "seg": segment.map(|(i, t)| [i, t]) });

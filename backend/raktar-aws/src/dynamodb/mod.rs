@@ -76,14 +76,14 @@ pub use table::{
 };
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use raktar_core::store::item::StoreError;
+use raktar_core::store::item::{BoxError, StoreError};
 
 fn invalid(message: impl Into<String>) -> StoreError {
     StoreError::Invalid(message.into())
 }
 
-fn build_error(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(format!("building a DynamoDB request: {e}"))
+fn build_error(e: impl Into<BoxError>) -> StoreError {
+    StoreError::backend_source("building a DynamoDB request", e)
 }
 
 /// Maps an SDK error: failed conditions, validation errors, and everything else as a backend error
@@ -91,7 +91,7 @@ fn build_error(e: impl std::fmt::Display) -> StoreError {
 fn map_sdk_error<E, R>(op: &str, err: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match err.code() {
         Some("ConditionalCheckFailedException") => StoreError::ConditionFailed,
@@ -101,9 +101,8 @@ where
             StoreError::Invalid(format!("{op}: {message}"))
         }
         _ => {
-            let error = DisplayErrorContext(&err).to_string();
-            tracing::warn!(op, error = %error, "DynamoDB request failed");
-            StoreError::Backend(format!("DynamoDB {op}: {error}"))
+            tracing::warn!(op, error = %DisplayErrorContext(&err), "DynamoDB request failed");
+            StoreError::backend_source(format!("DynamoDB {op}"), err)
         }
     }
 }

@@ -163,7 +163,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         .table_name(name)
         .wait(CREATE_TABLE_WAIT)
         .await
-        .map_err(|e| StoreError::Backend(format!("waiting for table {name}: {}", DisplayErrorContext(&e))))?;
+        .map_err(|e| StoreError::backend_source(format!("waiting for table {name}"), e))?;
 
     let ttl = &def.time_to_live_specification;
     let spec = TimeToLiveSpecification::builder()

@@ -46,7 +46,7 @@ mod tests {
     fn causes_are_kept_in_the_message() {
         let e = Outer(std::io::Error::other("disk on fire"));
         assert_eq!(with_causes(&e), "outer: disk on fire");
-        let d: DomainError = StoreError::Backend("sqlite: locked".into()).into();
+        let d: DomainError = StoreError::backend_source("sqlite", std::io::Error::other("locked")).into();
         assert!(matches!(d, DomainError::Internal(ref m) if m == "store backend error: sqlite: locked"));
     }
 }

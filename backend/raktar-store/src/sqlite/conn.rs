@@ -198,12 +198,12 @@ impl SqliteItemStore {
             && !parent.as_os_str().is_empty()
         {
             std::fs::create_dir_all(parent)
-                .map_err(|e| StoreError::Backend(format!("creating {}: {e}", parent.display())))?;
+                .map_err(|e| StoreError::backend_source(format!("creating {}", parent.display()), e))?;
         }
         let mut writer = open_connection(path)?;
         let mode: String = writer.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(db)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Backend(format!("{}: cannot switch to WAL mode (got {mode})", path.display())));
+            return Err(StoreError::backend(format!("{}: cannot switch to WAL mode (got {mode})", path.display())));
         }
         init_schema(&mut writer)?;
         tracing::debug!(path = %path.display(), "opened sqlite item store");
@@ -256,7 +256,7 @@ impl SqliteItemStore {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || inner.write(f))
             .await
-            .map_err(|e| StoreError::Backend(format!("sqlite write task failed: {e}")))?
+            .map_err(|e| StoreError::backend_source("sqlite write task failed", e))?
     }
 }
 
@@ -298,7 +298,7 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub(super) fn db(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(format!("sqlite: {e}"))
+    StoreError::backend_source("sqlite", e)
 }
 
 pub(super) fn invalid(message: impl Into<String>) -> StoreError {
@@ -308,7 +308,7 @@ pub(super) fn invalid(message: impl Into<String>) -> StoreError {
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)
-        .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
+        .map_err(|e| StoreError::backend_source(format!("opening {}", path.display()), e))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch("PRAGMA synchronous = NORMAL;").map_err(db)?;
@@ -326,7 +326,7 @@ pub(super) fn init_schema(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(db)?;
     if version > SCHEMA_VERSION {
-        return Err(StoreError::Backend(format!(
+        return Err(StoreError::backend(format!(
             "store schema version {version} is newer than this binary supports ({SCHEMA_VERSION})"
         )));
     }

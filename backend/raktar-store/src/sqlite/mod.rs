@@ -134,6 +134,14 @@ mod tests {
     }
 
     #[test]
+    fn backend_errors_keep_their_cause() {
+        let err = SqliteItemStore::open(Path::new("/dev/null/raktar.db")).unwrap_err();
+        assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+        let source = std::error::Error::source(&err).expect("the I/O error as the source");
+        assert!(source.downcast_ref::<std::io::Error>().is_some(), "{source}");
+    }
+
+    #[test]
     fn prefix_successor_bumps_the_last_character() {
         assert_eq!(prefix_successor("abc").as_deref(), Some("abd"));
         assert_eq!(prefix_successor("a\u{D7FF}").as_deref(), Some("a\u{E000}"));

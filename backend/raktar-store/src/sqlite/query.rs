@@ -29,7 +29,7 @@ pub(super) fn encode_cursor(index: Option<Index>, last: &Item) -> Result<String,
     let attr = |name: &str| {
         last.get_str(name)
             .map(|s| Value::String(s.to_owned()))
-            .ok_or_else(|| StoreError::Backend(format!("stored item without {name}")))
+            .ok_or_else(|| StoreError::backend(format!("stored item without {name}")))
     };
     let position = match index {
         None => vec![attr(SK)?],

@@ -25,7 +25,7 @@ pub(super) fn row_of(item: &Item) -> Result<Row, StoreError> {
             *slot = Some((ipk.to_owned(), isk.to_owned()));
         }
     }
-    let data = serde_json::to_string(&item.0).map_err(|e| StoreError::Serialization(e.to_string()))?;
+    let data = serde_json::to_string(&item.0).map_err(|e| StoreError::serialization_source("item to JSON", e))?;
     if data.len() > MAX_ITEM_BYTES {
         return Err(invalid(format!("item {pk}/{sk} is larger than {MAX_ITEM_BYTES} bytes")));
     }
@@ -33,10 +33,10 @@ pub(super) fn row_of(item: &Item) -> Result<Row, StoreError> {
 }
 
 pub(super) fn parse_item(data: ValueRef<'_>) -> Result<Item, StoreError> {
-    let text = data.as_str().map_err(|e| StoreError::Serialization(format!("stored item: {e}")))?;
+    let text = data.as_str().map_err(|e| StoreError::serialization_source("stored item", e))?;
     serde_json::from_str::<Map<String, Value>>(text)
         .map(Item)
-        .map_err(|e| StoreError::Serialization(format!("stored item: {e}")))
+        .map_err(|e| StoreError::serialization_source("stored item", e))
 }
 
 pub(super) fn load(conn: &Connection, key: &Key) -> Result<Option<Item>, StoreError> {
