@@ -1,7 +1,13 @@
 //! Connections: the schema, the writer behind a mutex, the reader pool, the change marker.
 
-#[allow(unused_imports)]
-use super::*;
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use raktar_core::store::item::StoreError;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use tokio::runtime::RuntimeFlavor;
 
 /// How long a connection waits for a lock held by another connection or process.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

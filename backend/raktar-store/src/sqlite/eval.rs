@@ -1,7 +1,9 @@
 //! Evaluating conditions and applying updates to items (DynamoDB's semantics).
 
-#[allow(unused_imports)]
-use super::*;
+use raktar_core::store::item::{Condition, Item, Key, PK, SK, StoreError, Update};
+use serde_json::{Map, Number, Value};
+
+use super::conn::invalid;
 
 // ----------------------------------------------------------------------------------------------
 // Conditions and updates

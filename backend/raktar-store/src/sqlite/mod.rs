@@ -19,22 +19,11 @@
 //! Modules: `conn` (schema, connections, change marker), `rows` (items as rows, writes), `eval`
 //! (conditions and updates), `query` (queries, scans, cursors).
 
-use std::os::unix::fs::FileExt as _;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-use std::time::{Duration, Instant};
-
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use raktar_core::store::item::{
-    CancelReason, Condition, Index, Item, ItemStore, Key, MAX_ITEM_BYTES, PK, Page, Query, SK, SortKey, StoreError,
-    TxOp, Update, check_item, check_key, check_transaction, check_update, key_attr,
+    Condition, Item, ItemStore, Key, Page, Query, StoreError, TxOp, Update, check_key, check_transaction, check_update,
 };
-use rusqlite::types::{Value as SqlValue, ValueRef};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior, params, params_from_iter};
-use serde_json::{Map, Number, Value};
-use tokio::runtime::RuntimeFlavor;
+use rusqlite::params;
 
 mod conn;
 mod eval;
@@ -42,14 +31,9 @@ mod query;
 mod rows;
 
 pub use conn::SqliteItemStore;
-#[allow(unused_imports)]
-use conn::*;
-#[allow(unused_imports)]
-use eval::*;
-#[allow(unused_imports)]
-use query::*;
-#[allow(unused_imports)]
-use rows::*;
+use conn::{DELETE_EXPIRED, db, invalid};
+use query::{run_query, run_scan};
+use rows::{delete_item, load, put_item, row_of, transact_items, update_item};
 
 // ----------------------------------------------------------------------------------------------
 // The port
@@ -122,8 +106,15 @@ impl ItemStore for SqliteItemStore {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use serde_json::json;
+    use std::os::unix::fs::FileExt as _;
+    use std::path::Path;
 
+    use raktar_core::store::item::{CancelReason, Index, MAX_ITEM_BYTES, PK, SK};
+    use serde_json::{Value, json};
+
+    use super::conn::{WAL_INDEX_HEADER, lock};
+    use super::eval::{apply_update, holds};
+    use super::query::prefix_successor;
     use super::*;
 
     fn item(pk: &str, sk: &str, attrs: Value) -> Item {

@@ -1,7 +1,14 @@
 //! Queries, scans and their cursors.
 
-#[allow(unused_imports)]
-use super::*;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use raktar_core::store::item::{Index, Item, PK, Page, Query, SK, SortKey, StoreError};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, params_from_iter};
+use serde_json::Value;
+
+use super::conn::{db, invalid};
+use super::rows::parse_item;
 
 // ----------------------------------------------------------------------------------------------
 // Queries

@@ -1,7 +1,14 @@
 //! Items as rows, and the write operations on the writer connection.
 
-#[allow(unused_imports)]
-use super::*;
+use raktar_core::store::item::{
+    CancelReason, Condition, Index, Item, Key, MAX_ITEM_BYTES, StoreError, TxOp, Update, check_item, key_attr,
+};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, TransactionBehavior, params};
+use serde_json::{Map, Value};
+
+use super::conn::{DELETE_ONE, SELECT_ONE, UPSERT, db, invalid};
+use super::eval::{apply_update, condition_failed_unless, holds};
 
 // ----------------------------------------------------------------------------------------------
 // Items, keys and rows
