@@ -96,7 +96,7 @@ impl S3BlobStore {
         if let Some(start) = start {
             config = config.start_time(start);
         }
-        let config = config.build().map_err(|e| BlobError::Backend(format!("presigning {key}: {e}")))?;
+        let config = config.build().map_err(|e| BlobError::backend_source(format!("presigning {key}"), e))?;
         let request = self
             .client
             .get_object()
@@ -104,13 +104,12 @@ impl S3BlobStore {
             .key(self.object_key(key))
             .presigned(config)
             .await
-            .map_err(|e| backend("presigning GetObject", key, &e))?;
+            .map_err(|e| backend("presigning GetObject", key, e))?;
         Ok(request.uri().to_owned())
     }
 
     async fn put_once(&self, key: &str, data: &Bytes, content_type: &str) -> Result<PutOutcome, PutError> {
-        let len =
-            i64::try_from(data.len()).map_err(|_| PutError::Other(BlobError::Backend("blob too large".into())))?;
+        let len = i64::try_from(data.len()).map_err(|_| PutError::Other(BlobError::backend("blob too large")))?;
         let result = self
             .client
             .put_object()
@@ -127,7 +126,7 @@ impl S3BlobStore {
             Err(e) => match (status(&e), e.code()) {
                 (Some(412), _) | (_, Some("PreconditionFailed")) => Ok(PutOutcome::AlreadyExists),
                 (Some(409), _) | (_, Some("ConditionalRequestConflict")) => Err(PutError::Conflict),
-                _ => Err(PutError::Other(backend("PutObject", key, &e))),
+                _ => Err(PutError::Other(backend("PutObject", key, e))),
             },
         }
     }
@@ -144,13 +143,12 @@ fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
     err.raw_response().map(|r| r.status().as_u16())
 }
 
-fn backend<E>(op: &str, key: &str, err: &E) -> BlobError
+fn backend<E>(op: &str, key: &str, err: E) -> BlobError
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + Send + Sync + 'static,
 {
-    let error = DisplayErrorContext(err).to_string();
-    tracing::warn!(op, key, error = %error, "S3 request failed");
-    BlobError::Backend(format!("S3 {op} {key}: {error}"))
+    tracing::warn!(op, key, error = %DisplayErrorContext(&err), "S3 request failed");
+    BlobError::backend_source(format!("S3 {op} {key}"), err)
 }
 
 impl S3BlobStore {
@@ -169,7 +167,7 @@ impl S3BlobStore {
                 .set_continuation_token(token)
                 .send()
                 .await
-                .map_err(|e| backend("ListObjectsV2", prefix, &e))?;
+                .map_err(|e| backend("ListObjectsV2", prefix, e))?;
             for object in out.contents() {
                 let Some(object_key) = object.key() else { continue };
                 match self.blob_key(object_key) {
@@ -210,7 +208,7 @@ impl BlobStore for S3BlobStore {
                 Err(PutError::Other(e)) => return Err(e),
             }
         }
-        Err(BlobError::Backend(format!("S3 PutObject {key}: conditional write conflict persisted after retries")))
+        Err(BlobError::backend(format!("S3 PutObject {key}: conditional write conflict persisted after retries")))
     }
 
     async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
@@ -220,7 +218,7 @@ impl BlobStore for S3BlobStore {
             Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) || status(&e) == Some(404) => {
                 return Ok(None);
             }
-            Err(e) => return Err(backend("GetObject", key, &e)),
+            Err(e) => return Err(backend("GetObject", key, e)),
         };
         let len = out.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0);
         let key = key.to_owned();
@@ -230,7 +228,7 @@ impl BlobStore for S3BlobStore {
                 match body.try_next().await {
                     Ok(Some(chunk)) => Ok(Some((chunk, body))),
                     Ok(None) => Ok(None),
-                    Err(e) => Err(BlobError::Io(format!("reading S3 object {key}: {}", DisplayErrorContext(&e)))),
+                    Err(e) => Err(BlobError::io_source(format!("reading S3 object {key}"), e)),
                 }
             }
         });
@@ -245,7 +243,7 @@ impl BlobStore for S3BlobStore {
             .key(self.object_key(key))
             .send()
             .await
-            .map_err(|e| backend("DeleteObject", key, &e))?;
+            .map_err(|e| backend("DeleteObject", key, e))?;
         Ok(())
     }
 
@@ -256,7 +254,7 @@ impl BlobStore for S3BlobStore {
             Err(e) if matches!(e.as_service_error(), Some(HeadObjectError::NotFound(_))) || status(&e) == Some(404) => {
                 Ok(false)
             }
-            Err(e) => Err(backend("HeadObject", key, &e)),
+            Err(e) => Err(backend("HeadObject", key, e)),
         }
     }
 
@@ -460,7 +458,7 @@ mod tests {
         let local = S3BlobStore::new(client.clone(), "b".into(), None, Duration::from_secs(60), false);
         assert_eq!(local.location("a.crate").await.unwrap(), BlobLocation::Local);
         let too_long = S3BlobStore::new(client, "b".into(), None, Duration::from_secs(8 * 24 * 3600), true);
-        assert!(matches!(too_long.location("a.crate").await, Err(BlobError::Backend(_))));
+        assert!(matches!(too_long.location("a.crate").await, Err(BlobError::Backend { .. })));
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl FsBlobStore {
 }
 
 fn join_error(e: tokio::task::JoinError) -> BlobError {
-    BlobError::Backend(format!("blob store task failed: {e}"))
+    BlobError::backend_source("blob store task failed", e)
 }
 
 /// Errors that mean "no such file": the file, or a directory on its path, is missing, or a path
@@ -56,20 +56,20 @@ fn is_missing(e: &io::Error) -> bool {
 }
 
 fn io_error(path: &Path, e: io::Error) -> BlobError {
-    BlobError::Io(format!("{}: {e}", path.display()))
+    BlobError::io_source(path.display().to_string(), e)
 }
 
 /// Writes `data` under `path` unless a file exists there.
 fn put_blocking(path: &Path, data: &[u8]) -> Result<PutOutcome, BlobError> {
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.is_dir() => {
-            return Err(BlobError::Io(format!("{}: a directory (the key is a prefix of other keys)", path.display())));
+            return Err(BlobError::io(format!("{}: a directory (the key is a prefix of other keys)", path.display())));
         }
         Ok(_) => return Ok(PutOutcome::AlreadyExists),
         Err(e) if is_missing(&e) => {}
         Err(e) => return Err(io_error(path, e)),
     }
-    let parent = path.parent().ok_or_else(|| BlobError::Io(format!("{}: no parent directory", path.display())))?;
+    let parent = path.parent().ok_or_else(|| BlobError::io(format!("{}: no parent directory", path.display())))?;
     fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
     let tmp = parent.join(format!("{TMP_PREFIX}{:016x}", rand::random::<u64>()));
     let outcome = write_and_publish(&tmp, path, data);

@@ -7,18 +7,27 @@
 //! [`HomeSettings`] and [`open_home`] opens the stores: the one place where `raktar serve`, the admin
 //! commands and the Lambda handler get their `(ItemStore, BlobStore)` pair. The AWS SDK clients are
 //! built there, once per process.
+//!
+//! DynamoDB and S3 need the `aws` cargo feature (a default feature; `home/aws.rs`). A build
+//! without it (`cargo build -p raktar --no-default-features`, the embedded build) does not link
+//! the AWS SDK and refuses the `dynamodb` and `s3` stores when the home is resolved.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use aws_sdk_s3::error::DisplayErrorContext;
 use clap::{Args, ValueEnum};
-use raktar_aws::{DynamoClient, DynamoItemStore, S3BlobStore, S3Client};
+#[cfg(feature = "aws")]
+use raktar_aws::DynamoItemStore;
 use raktar_core::store::{BlobStore, ItemStore};
 use raktar_store::{FsBlobStore, SqliteItemStore};
 use serde::Deserialize;
+
+#[cfg(feature = "aws")]
+mod aws;
+#[cfg(feature = "aws")]
+pub use aws::{AwsClients, check_aws, create_bucket, create_table};
 
 /// Default lifetime of a presigned download URL.
 pub const DEFAULT_PRESIGN_SECONDS: u64 = 300;
@@ -241,7 +250,23 @@ pub fn resolve(
         }
     };
 
-    Ok(HomeSettings { items, blobs, aws })
+    let settings = HomeSettings { items, blobs, aws };
+    if !cfg!(feature = "aws") && settings.uses_aws() {
+        bail!(
+            "this raktar was built without AWS support (the `aws` cargo feature): the item store `dynamodb` and \
+             the blob store `s3` are not available"
+        );
+    }
+    Ok(settings)
+}
+
+/// Without the `aws` feature no home uses AWS ([`resolve`] refuses it): nothing to check.
+#[cfg(not(feature = "aws"))]
+pub async fn check_aws(settings: &HomeSettings) -> anyhow::Result<()> {
+    if settings.uses_aws() {
+        bail!("this raktar was built without AWS support (the `aws` cargo feature)");
+    }
+    Ok(())
 }
 
 /// The endpoint and region overrides alone (for the `raktar aws` commands).
@@ -257,134 +282,73 @@ pub fn aws_settings(args: &HomeArgs, file: Option<&StoreFile>) -> anyhow::Result
     Ok(AwsSettings { endpoint_url, region })
 }
 
-/// The SDK clients of one process (built once).
-#[derive(Debug, Clone)]
-pub struct AwsClients {
-    pub dynamodb: DynamoClient,
-    pub s3: S3Client,
-}
-
-impl AwsClients {
-    /// Builds both clients from the default credential and region chains plus the overrides. An
-    /// endpoint override (an emulator) implies path-style bucket addressing.
-    pub async fn new(aws: &AwsSettings) -> Self {
-        let endpoint = aws.endpoint_url.as_deref();
-        let (dynamodb, s3) = raktar_aws::clients(endpoint, aws.region.as_deref(), endpoint.is_some()).await;
-        Self { dynamodb, s3 }
-    }
-}
-
 /// The opened stores.
 #[derive(Clone)]
 pub struct Home {
     pub items: Arc<dyn ItemStore>,
     pub blobs: Arc<dyn BlobStore>,
     /// The DynamoDB store when items live there (request metrics).
+    #[cfg(feature = "aws")]
     pub dynamodb: Option<DynamoItemStore>,
     /// The SDK clients when a store is on AWS (built once, shared by both stores).
+    #[cfg(feature = "aws")]
     pub aws: Option<AwsClients>,
 }
 
 impl Home {
     /// [`check_aws`] with the clients of this home.
     pub async fn check(&self, settings: &HomeSettings) -> anyhow::Result<()> {
-        match &self.aws {
-            Some(clients) => check_with(clients, settings).await,
-            None => Ok(()),
+        #[cfg(feature = "aws")]
+        if let Some(clients) = &self.aws {
+            return aws::check_with(clients, settings).await;
         }
+        check_aws_free(settings)
     }
+}
+
+/// A home without AWS clients must not use AWS.
+fn check_aws_free(settings: &HomeSettings) -> anyhow::Result<()> {
+    if settings.uses_aws() {
+        bail!("internal error: no AWS clients for an AWS home");
+    }
+    Ok(())
 }
 
 /// Opens the configured stores (the embedded ones create their files and directories).
 /// Nothing is sent to AWS here: a missing table or bucket shows on first use, or through
 /// [`check_aws`].
 pub async fn open_home(settings: &HomeSettings) -> anyhow::Result<Home> {
-    let clients = if settings.uses_aws() { Some(AwsClients::new(&settings.aws).await) } else { None };
-    let mut dynamodb = None;
-    let items: Arc<dyn ItemStore> = match (&settings.items, &clients) {
-        (ItemHome::Sqlite { path }, _) => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
-            }
-            let store = SqliteItemStore::open(path)
-                .with_context(|| format!("opening the embedded store {}", path.display()))?;
-            Arc::new(store)
-        }
-        (ItemHome::Dynamodb { table }, Some(clients)) => {
-            let store = DynamoItemStore::new(clients.dynamodb.clone(), table.clone());
-            dynamodb = Some(store.clone());
-            Arc::new(store)
-        }
-        (ItemHome::Dynamodb { .. }, None) => bail!("internal error: no AWS clients for the DynamoDB store"),
+    #[cfg(feature = "aws")]
+    if settings.uses_aws() {
+        return aws::open_home(settings).await;
+    }
+    check_aws_free(settings)?;
+    let (ItemHome::Sqlite { path }, BlobHome::Fs { dir }) = (&settings.items, &settings.blobs) else {
+        bail!("internal error: an AWS store in a home without AWS");
     };
-    let blobs: Arc<dyn BlobStore> = match (&settings.blobs, &clients) {
-        (BlobHome::Fs { dir }, _) => Arc::new(FsBlobStore::new(dir.clone())),
-        (BlobHome::S3 { bucket, prefix, presign }, Some(clients)) => Arc::new(S3BlobStore::new(
-            clients.s3.clone(),
-            bucket.clone(),
-            prefix.clone(),
-            presign.unwrap_or(Duration::from_secs(DEFAULT_PRESIGN_SECONDS)),
-            presign.is_some(),
-        )),
-        (BlobHome::S3 { .. }, None) => bail!("internal error: no AWS clients for the S3 store"),
-    };
-    Ok(Home { items, blobs, dynamodb, aws: clients })
+    Ok(Home {
+        items: open_sqlite(path)?,
+        blobs: open_fs(dir),
+        #[cfg(feature = "aws")]
+        dynamodb: None,
+        #[cfg(feature = "aws")]
+        aws: None,
+    })
 }
 
-/// Checks that the configured table and bucket exist and answer (one DescribeTable, one
-/// HeadBucket), so `raktar serve` fails at start instead of on the first request.
-pub async fn check_aws(settings: &HomeSettings) -> anyhow::Result<()> {
-    if !settings.uses_aws() {
-        return Ok(());
+/// The embedded item store (creates its directory and file).
+fn open_sqlite(path: &Path) -> anyhow::Result<Arc<dyn ItemStore>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
     }
-    check_with(&AwsClients::new(&settings.aws).await, settings).await
+    let store =
+        SqliteItemStore::open(path).with_context(|| format!("opening the embedded store {}", path.display()))?;
+    Ok(Arc::new(store))
 }
 
-async fn check_with(clients: &AwsClients, settings: &HomeSettings) -> anyhow::Result<()> {
-    if let ItemHome::Dynamodb { table } = &settings.items {
-        clients.dynamodb.describe_table().table_name(table).send().await.map_err(|e| {
-            anyhow::anyhow!(
-                "DynamoDB table `{table}` is not reachable ({}); create it with `raktar aws create-table`",
-                DisplayErrorContext(&e)
-            )
-        })?;
-    }
-    if let BlobHome::S3 { bucket, .. } = &settings.blobs {
-        clients.s3.head_bucket().bucket(bucket).send().await.map_err(|e| {
-            anyhow::anyhow!(
-                "S3 bucket `{bucket}` is not reachable ({}); create it with `raktar aws create-bucket`",
-                DisplayErrorContext(&e)
-            )
-        })?;
-    }
-    Ok(())
-}
-
-/// `raktar aws create-table`: creates the table from the one table definition
-/// (`schema/dynamodb-table.json`), waits until it is active and enables TTL.
-pub async fn create_table(aws: &AwsSettings, table: &str) -> anyhow::Result<()> {
-    let clients = AwsClients::new(aws).await;
-    raktar_aws::create_table(&clients.dynamodb, table)
-        .await
-        .with_context(|| format!("creating DynamoDB table `{table}`"))
-}
-
-/// `raktar aws create-bucket`: creates the bucket (in the configured region).
-pub async fn create_bucket(aws: &AwsSettings, bucket: &str) -> anyhow::Result<()> {
-    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
-    let clients = AwsClients::new(aws).await;
-    let mut request = clients.s3.create_bucket().bucket(bucket);
-    // us-east-1 is the default location and must not be named.
-    let region = clients.s3.config().region().map(|r| r.as_ref().to_owned());
-    if let Some(region) = region.filter(|r| r != "us-east-1") {
-        request = request.create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(region.as_str()))
-                .build(),
-        );
-    }
-    request.send().await.map_err(|e| anyhow::anyhow!("creating S3 bucket `{bucket}`: {}", DisplayErrorContext(&e)))?;
-    Ok(())
+/// The embedded blob store.
+fn open_fs(dir: &Path) -> Arc<dyn BlobStore> {
+    Arc::new(FsBlobStore::new(dir.to_path_buf()))
 }
 
 #[cfg(test)]

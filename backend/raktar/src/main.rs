@@ -12,6 +12,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use raktar::home::{self, HomeArgs, HomeSettings, Platform};
+#[cfg(feature = "aws")]
 use raktar::lambda;
 use raktar_core::domain::{CratePattern, Login, Scope};
 use raktar_core::model::Role;
@@ -51,8 +52,10 @@ enum Command {
     Schema(SchemaCommand),
     /// Serve the registry as an AWS Lambda function (API Gateway HTTP API or function URL events).
     /// Started without arguments inside Lambda, the binary runs this.
+    #[cfg(feature = "aws")]
     Lambda(LambdaArgs),
     /// AWS resources for development and first setup.
+    #[cfg(feature = "aws")]
     #[command(subcommand)]
     Aws(AwsCommand),
     /// Copy every item and blob from one home to another (embedded <-> AWS): resumable, then
@@ -78,6 +81,7 @@ struct SweepArgs {
     dry_run: bool,
 }
 
+#[cfg(feature = "aws")]
 #[derive(Debug, Args)]
 struct LambdaArgs {
     /// Public base URL of the registry (the API's URL or custom domain); required.
@@ -95,6 +99,7 @@ struct LambdaArgs {
     graphiql: Option<bool>,
 }
 
+#[cfg(feature = "aws")]
 #[derive(Debug, Subcommand)]
 enum AwsCommand {
     /// Create the DynamoDB table from the one table definition (schema/dynamodb-table.json), wait
@@ -268,14 +273,18 @@ fn main() -> std::process::ExitCode {
 fn real_main() -> anyhow::Result<()> {
     // Inside AWS Lambda the runtime starts the binary without arguments: that means `raktar lambda`.
     // Decided before anything else starts (the Lambda runtime client panics outside Lambda).
+    #[cfg(feature = "aws")]
     let cli = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() && std::env::args_os().len() <= 1 {
         Cli::parse_from(["raktar", "lambda"])
     } else {
         Cli::parse()
     };
+    #[cfg(not(feature = "aws"))]
+    let cli = Cli::parse();
     let file = FileConfig::load(cli.config.as_deref())?;
     let log_format = std::env::var("RAKTAR_LOG_FORMAT").ok().or_else(|| file.log_format.clone());
     init_tracing(log_format.as_deref());
+    #[cfg(feature = "aws")]
     if matches!(cli.command, Command::Lambda(_)) {
         lambda::check_runtime_env(|name| std::env::var(name).ok())?;
         // One invocation at a time per instance: a single-threaded runtime starts fastest.
@@ -311,7 +320,9 @@ async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 open_registry(&admin_home(cli.home, cli.data_dir, &file)?, RegistryConfig::default()).await?;
             sweep_command(&registry, grace, args.dry_run).await
         }
+        #[cfg(feature = "aws")]
         Command::Lambda(args) => run_lambda(args, cli.home, cli.data_dir, file).await,
+        #[cfg(feature = "aws")]
         Command::Aws(cmd) => aws_command(cmd, cli.home, &file).await,
         Command::Migrate(args) => migrate::run(args).await,
         Command::Import(args) => {
@@ -363,6 +374,7 @@ async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
 /// `raktar lambda`: the router under the Lambda runtime. Settings come from the environment
 /// (`RAKTAR_*`) and the optional configuration file, as for `serve`; the home defaults to
 /// DynamoDB + S3 and the publish limits are fitted to the invocation payload limit.
+#[cfg(feature = "aws")]
 async fn run_lambda(
     args: LambdaArgs,
     home_args: HomeArgs,
@@ -394,6 +406,7 @@ async fn run_lambda(
 }
 
 /// `raktar aws ...`
+#[cfg(feature = "aws")]
 async fn aws_command(cmd: AwsCommand, args: HomeArgs, file: &FileConfig) -> anyhow::Result<()> {
     let store = file.store.as_ref();
     let aws = home::aws_settings(&args, store)?;

@@ -1,8 +1,6 @@
 //! The domain error: what a client did wrong (or what failed inside), independent of transport.
 //! Edges map it to HTTP statuses / cargo error bodies / GraphQL codes in one place each.
 
-use crate::store::{BlobError, StoreError};
-
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
     /// Malformed or invalid input (400).
@@ -49,18 +47,6 @@ impl DomainError {
     }
     pub fn internal(msg: impl Into<String>) -> Self {
         Self::Internal(msg.into())
-    }
-}
-
-impl From<StoreError> for DomainError {
-    fn from(e: StoreError) -> Self {
-        DomainError::Internal(e.to_string())
-    }
-}
-
-impl From<BlobError> for DomainError {
-    fn from(e: BlobError) -> Self {
-        DomainError::Internal(e.to_string())
     }
 }
 

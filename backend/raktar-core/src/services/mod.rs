@@ -19,6 +19,7 @@ pub mod ratelimit;
 pub mod search;
 pub mod sessions;
 pub mod sso;
+mod store_errors;
 pub mod sweep;
 pub mod tokens;
 pub mod users;

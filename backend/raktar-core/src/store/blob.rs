@@ -7,6 +7,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
 
+use super::item::BoxError;
+
 /// A stream of blob chunks.
 pub type BlobStream = Pin<Box<dyn Stream<Item = Result<Bytes, BlobError>> + Send + 'static>>;
 
@@ -61,15 +63,47 @@ pub enum BlobLocation {
 pub enum BlobError {
     #[error("invalid blob key {0:?}")]
     InvalidKey(String),
-    #[error("blob store I/O error: {0}")]
-    Io(String),
-    #[error("blob store backend error: {0}")]
-    Backend(String),
+    /// Reading or writing failed; `message` says what, `source` why.
+    #[error("blob store I/O error: {message}")]
+    Io {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The backend failed; `message` says what, `source` why.
+    #[error("blob store backend error: {message}")]
+    Backend {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl BlobError {
+    /// An I/O failure without an underlying error.
+    pub fn io(message: impl Into<String>) -> Self {
+        BlobError::Io { message: message.into(), source: None }
+    }
+
+    /// An I/O failure caused by `source`.
+    pub fn io_source(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        BlobError::Io { message: message.into(), source: Some(source.into()) }
+    }
+
+    /// A backend failure without an underlying error.
+    pub fn backend(message: impl Into<String>) -> Self {
+        BlobError::Backend { message: message.into(), source: None }
+    }
+
+    /// A backend failure caused by `source`.
+    pub fn backend_source(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        BlobError::Backend { message: message.into(), source: Some(source.into()) }
+    }
 }
 
 impl From<std::io::Error> for BlobError {
     fn from(e: std::io::Error) -> Self {
-        BlobError::Io(e.to_string())
+        BlobError::io_source("reading or writing a blob", e)
     }
 }
 

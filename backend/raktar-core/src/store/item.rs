@@ -72,9 +72,9 @@ pub struct Item(pub Map<String, Value>);
 impl Item {
     /// Builds an item from a serializable entity and its key. The entity must serialize to a map.
     pub fn from_entity<T: Serialize>(key: &Key, item_type: &str, entity: &T) -> Result<Self, StoreError> {
-        let value = serde_json::to_value(entity).map_err(|e| StoreError::Serialization(e.to_string()))?;
+        let value = serde_json::to_value(entity).map_err(|e| StoreError::serialization_source("entity to item", e))?;
         let Value::Object(mut map) = value else {
-            return Err(StoreError::Serialization("entity must serialize to an object".into()));
+            return Err(StoreError::serialization("entity must serialize to an object"));
         };
         map.insert(PK.into(), Value::String(key.pk.clone()));
         map.insert(SK.into(), Value::String(key.sk.clone()));
@@ -85,7 +85,8 @@ impl Item {
     /// Deserializes the item into an entity (key and index attributes are ignored by the entity
     /// unless it asks for them).
     pub fn to_entity<T: DeserializeOwned>(&self) -> Result<T, StoreError> {
-        serde_json::from_value(Value::Object(self.0.clone())).map_err(|e| StoreError::Serialization(e.to_string()))
+        serde_json::from_value(Value::Object(self.0.clone()))
+            .map_err(|e| StoreError::serialization_source("item to entity", e))
     }
 
     /// Sets a secondary index key pair on the item.
@@ -289,7 +290,12 @@ pub enum CancelReason {
     Other(String),
 }
 
-#[derive(Debug, thiserror::Error, PartialEq)]
+/// The underlying error a store error keeps as its [`source`](std::error::Error::source) (an SDK,
+/// SQLite, I/O or JSON error), so that logs show the whole cause chain.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Store errors compare by kind and message (the sources are not compared).
+#[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The condition of a single-item write did not hold.
     #[error("condition failed")]
@@ -301,14 +307,57 @@ pub enum StoreError {
     /// invalid cursor, a missing key attribute).
     #[error("invalid store request: {0}")]
     Invalid(String),
-    #[error("item (de)serialization failed: {0}")]
-    Serialization(String),
-    /// The backend failed (I/O, network, throttling after retries).
-    #[error("store backend error: {0}")]
-    Backend(String),
+    /// An item did not (de)serialize; `message` says what, `source` why.
+    #[error("item (de)serialization failed: {message}")]
+    Serialization {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The backend failed (I/O, network, throttling after retries); `message` says what, `source`
+    /// why.
+    #[error("store backend error: {message}")]
+    Backend {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl PartialEq for StoreError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (StoreError::ConditionFailed, StoreError::ConditionFailed) => true,
+            (StoreError::TransactionCanceled { reasons: a }, StoreError::TransactionCanceled { reasons: b }) => a == b,
+            (StoreError::Invalid(a), StoreError::Invalid(b)) => a == b,
+            (StoreError::Serialization { message: a, .. }, StoreError::Serialization { message: b, .. })
+            | (StoreError::Backend { message: a, .. }, StoreError::Backend { message: b, .. }) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl StoreError {
+    /// A backend failure without an underlying error.
+    pub fn backend(message: impl Into<String>) -> Self {
+        StoreError::Backend { message: message.into(), source: None }
+    }
+
+    /// A backend failure caused by `source`.
+    pub fn backend_source(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        StoreError::Backend { message: message.into(), source: Some(source.into()) }
+    }
+
+    /// A (de)serialization failure without an underlying error.
+    pub fn serialization(message: impl Into<String>) -> Self {
+        StoreError::Serialization { message: message.into(), source: None }
+    }
+
+    /// A (de)serialization failure caused by `source`.
+    pub fn serialization_source(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        StoreError::Serialization { message: message.into(), source: Some(source.into()) }
+    }
+
     /// True when the write (or one operation of the transaction) failed only because a condition did
     /// not hold.
     pub fn is_condition_failure(&self) -> bool {
@@ -353,7 +402,7 @@ pub trait ItemStore: Send + Sync + 'static {
     /// absent) and returns the new value.
     async fn add(&self, key: &Key, attr: &str, delta: i64) -> Result<i64, StoreError> {
         let item = self.update(key, Update::new().add(attr, delta), None).await?;
-        item.get_i64(attr).ok_or_else(|| StoreError::Backend(format!("counter {attr} missing after add")))
+        item.get_i64(attr).ok_or_else(|| StoreError::backend(format!("counter {attr} missing after add")))
     }
 
     /// Reads every item of the table, page by page, for bulk work (migration and its verification;

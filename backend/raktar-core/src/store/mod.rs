@@ -13,6 +13,6 @@ pub mod item;
 pub use blob::{Blob, BlobError, BlobLocation, BlobStore, BlobStream, PutOutcome};
 pub use counting::{CountingItemStore, StoreCallCounts};
 pub use item::{
-    CancelReason, Condition, Index, Item, ItemStore, Key, MAX_TX_OPS, Page, Query, SortKey, StoreError, TxOp, Update,
-    query_all,
+    BoxError, CancelReason, Condition, Index, Item, ItemStore, Key, MAX_TX_OPS, Page, Query, SortKey, StoreError, TxOp,
+    Update, query_all,
 };
