@@ -3,7 +3,11 @@ import AxeBuilder from "@axe-core/playwright";
 import path from "node:path";
 import { cli, indexPath, PASSWORD, publish, ROOT } from "./harness";
 
-const SHOTS = path.join(ROOT, "docs", "screenshots");
+// `UPDATE_SCREENSHOTS=1 npx playwright test` refreshes the screenshots of docs/screenshots/.
+const SHOTS =
+  process.env.UPDATE_SCREENSHOTS === "1"
+    ? path.join(ROOT, "docs", "screenshots")
+    : path.join(import.meta.dirname, "..", "test-results", "screenshots");
 
 function baseUrl(): string {
   const url = process.env.E2E_BASE_URL;
@@ -23,6 +27,7 @@ async function expectAccessible(page: Page) {
 async function shootBothThemes(page: Page, name: string) {
   for (const theme of ["light", "dark"] as const) {
     await page.emulateMedia({ colorScheme: theme });
+    await page.evaluate(() => window.scrollTo(0, 0));
     await expectAccessible(page);
     await page.screenshot({ path: path.join(SHOTS, `${name}-${theme}.png`), fullPage: false });
   }

@@ -18,6 +18,19 @@ function initialTheme(): Theme | null {
   return saved === "light" || saved === "dark" ? saved : null;
 }
 
+function useSystemDark(): boolean {
+  const query = "(prefers-color-scheme: dark)";
+  const [dark, setDark] = useState(() => window.matchMedia?.(query).matches ?? false);
+  useEffect(() => {
+    const mq = window.matchMedia?.(query);
+    if (!mq) return;
+    const onChange = () => setDark(mq.matches);
+    mq.addEventListener("change", onChange);
+    return () => mq.removeEventListener("change", onChange);
+  }, []);
+  return dark;
+}
+
 function ThemeToggle() {
   const [theme, setTheme] = useState<Theme | null>(initialTheme);
   useEffect(() => {
@@ -26,8 +39,8 @@ function ThemeToggle() {
       localStorage.setItem("raktar-theme", theme);
     }
   }, [theme]);
-  const current: Theme =
-    theme ?? (window.matchMedia?.("(prefers-color-scheme: dark)").matches ? "dark" : "light");
+  const systemDark = useSystemDark();
+  const current: Theme = theme ?? (systemDark ? "dark" : "light");
   const next: Theme = current === "dark" ? "light" : "dark";
   return (
     <button

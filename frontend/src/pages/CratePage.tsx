@@ -324,22 +324,24 @@ function Versions({
                     {v.yanked ? (
                       <button
                         type="button"
+                        aria-label={`Unyank ${v.version}`}
                         disabled={unyankState.fetching}
                         onClick={() => void unyank({ crate, version: v.version })}
                       >
-                        Unyank {v.version}
+                        Unyank
                       </button>
                     ) : (
                       <button
                         type="button"
                         className="danger"
+                        aria-label={`Yank ${v.version}`}
                         disabled={yankState.fetching}
                         onClick={() => {
                           if (window.confirm(`Yank ${crate} ${v.version}?`))
                             void yank({ crate, version: v.version });
                         }}
                       >
-                        Yank {v.version}
+                        Yank
                       </button>
                     )}
                   </td>

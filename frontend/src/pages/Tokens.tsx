@@ -119,18 +119,19 @@ function TokenManager() {
                       "never"
                     )}
                   </td>
-                  <td>{t.lastUsedAt ? t.lastUsedAt.replace("T", " ").replace(/:00Z$/, " UTC") : "never"}</td>
+                  <td>{t.lastUsedAt ? `${t.lastUsedAt.slice(0, 16).replace("T", " ")} UTC` : "never"}</td>
                   <td>
                     <button
                       type="button"
                       className="danger"
+                      aria-label={`Revoke ${t.name}`}
                       disabled={revoked.fetching}
                       onClick={() => {
                         if (window.confirm(`Revoke token ${t.name}? It stops working at once.`))
                           void revoke({ name: t.name }, context);
                       }}
                     >
-                      Revoke {t.name}
+                      Revoke
                     </button>
                   </td>
                 </tr>
