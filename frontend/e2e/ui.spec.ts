@@ -281,3 +281,26 @@ test("the server serves the UI with a strict CSP and cache headers", async ({ re
   expect((await request.get("/assets/missing.js")).status()).toBe(404);
   expect((await request.get("/health")).status()).toBe(200);
 });
+
+test("keyboard: skip link, search from the header, theme toggle remembered", async ({ page }) => {
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.goto("/");
+  await page.keyboard.press("Tab");
+  const skip = page.getByRole("link", { name: "Skip to content" });
+  await expect(skip).toBeFocused();
+  await page.keyboard.press("Tab"); // brand
+  await page.keyboard.press("Tab"); // header search
+  await expect(page.locator("#header-q")).toBeFocused();
+  await page.keyboard.type("widget");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Results for “widget”" })).toBeVisible();
+  const toggle = page.getByRole("button", { name: "Use dark theme" });
+  await toggle.focus();
+  await page.keyboard.press("Enter");
+  await expect(page.locator("html")).toHaveAttribute("data-theme", "dark");
+  await page.reload();
+  await expect(page.locator("html")).toHaveAttribute("data-theme", "dark");
+  await expect(page.getByRole("button", { name: "Use light theme" })).toBeVisible();
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  expect(bg).toBe("rgb(21, 22, 26)");
+});

@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, useMemo, useState, type FormEvent } from "react";
+import { lazy, Suspense, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { Link, NavLink, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 import { Provider } from "urql";
 import { makeClient } from "./client";
@@ -110,7 +110,12 @@ export default function App() {
   const { session, refresh } = useSession();
   const client = useMemo(() => makeClient(session, () => void refresh()), [session, refresh]);
   const location = useLocation();
+  // After a client-side navigation, focus moves to the new content (screen readers announce it);
+  // the first load leaves focus where the browser puts it, so Tab reaches the skip link first.
+  const firstPath = useRef(location.pathname);
   useEffect(() => {
+    if (firstPath.current === location.pathname) return;
+    firstPath.current = "";
     document.getElementById("main")?.focus({ preventScroll: true });
   }, [location.pathname]);
   return (

@@ -5,6 +5,10 @@ import App from "./App";
 import { SessionProvider } from "./session";
 import "./styles.css";
 
+// The saved theme before the first paint (no inline script: the CSP forbids it).
+const savedTheme = localStorage.getItem("raktar-theme");
+if (savedTheme === "light" || savedTheme === "dark") document.documentElement.dataset.theme = savedTheme;
+
 const root = document.getElementById("root");
 if (root) {
   createRoot(root).render(

@@ -49,7 +49,7 @@ async fn call(env: &Env, method: Method, path: &str) -> Reply {
     Reply { status, headers, body }
 }
 
-fn header<'a>(r: &'a Reply, name: header::HeaderName) -> &'a str {
+fn header(r: &Reply, name: header::HeaderName) -> &str {
     r.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
