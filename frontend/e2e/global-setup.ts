@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { tmpdir } from "node:os";
 import { cli, HOSTILE_README, PASSWORD, publish, startServer, WIDGET_README } from "./harness";
@@ -48,5 +48,7 @@ export default async function globalSetup() {
 
   return async () => {
     child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+    rmSync(dataDir, { recursive: true, force: true });
   };
 }

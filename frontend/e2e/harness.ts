@@ -1,7 +1,7 @@
 // Test harness: a real `raktar serve` (debug build) with its own data directory, the built UI,
 // users and tokens made with the `raktar` CLI, crates published through the cargo publish API.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -25,11 +25,22 @@ export function cli(dataDir: string, args: string[], input?: string): string {
   }).trim();
 }
 
-export async function startServer(): Promise<{ child: ChildProcess; url: string; dataDir: string }> {
+export async function startServer(
+  publicRead = true,
+): Promise<{ child: ChildProcess; url: string; dataDir: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "raktar-ui-e2e-"));
   const child = spawn(
     RAKTAR_BIN,
-    ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--public-read", "--ui-dir", UI_DIR],
+    [
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--data-dir",
+      dataDir,
+      ...(publicRead ? ["--public-read"] : []),
+      "--ui-dir",
+      UI_DIR,
+    ],
     { env: { ...cleanEnv(), RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stderr = "";
@@ -86,7 +97,11 @@ function crateFile(spec: CrateSpec): Buffer {
     `[package]\nname = "${spec.name}"\nversion = "${spec.vers}"\nedition = "2021"\n`,
   );
   writeFileSync(path.join(work, top, "src", "lib.rs"), "pub fn it() {}\n");
-  return execFileSync("tar", ["-C", work, "-czf", "-", top]);
+  try {
+    return execFileSync("tar", ["-C", work, "-czf", "-", top]);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 export function publishBody(spec: CrateSpec): Buffer {

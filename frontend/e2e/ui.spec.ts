@@ -1,7 +1,8 @@
 import { expect, test, type Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
+import { rmSync } from "node:fs";
 import path from "node:path";
-import { cli, indexPath, PASSWORD, publish, ROOT } from "./harness";
+import { cli, indexPath, PASSWORD, publish, ROOT, startServer } from "./harness";
 
 // `UPDATE_SCREENSHOTS=1 npx playwright test` refreshes the screenshots of docs/screenshots/.
 const SHOTS =
@@ -303,4 +304,30 @@ test("keyboard: skip link, search from the header, theme toggle remembered", asy
   await expect(page.getByRole("button", { name: "Use light theme" })).toBeVisible();
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   expect(bg).toBe("rgb(21, 22, 26)");
+});
+
+test("a private registry: anonymous pages ask to sign in, signed in they work", async ({ page }) => {
+  const server = await startServer(false);
+  try {
+    cli(server.dataDir, ["user", "create", "carol"]);
+    cli(server.dataDir, ["user", "set-password", "carol"], `${PASSWORD}\n`);
+    await page.goto(`${server.url}/search?q=x`);
+    const alert = page.getByRole("alert");
+    await expect(alert).toContainText("this registry requires a token");
+    await expect(alert.getByRole("link", { name: "Sign in" })).toHaveAttribute(
+      "href",
+      "/login?next=%2Fsearch%3Fq%3Dx",
+    );
+    await expectAccessible(page);
+    await alert.getByRole("link", { name: "Sign in" }).click();
+    await page.getByLabel("Login").fill("carol");
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page).toHaveURL(`${server.url}/search?q=x`);
+    await expect(page.getByText("No crate matches “x”.")).toBeVisible();
+  } finally {
+    server.child.kill("SIGTERM");
+    await new Promise((resolve) => server.child.once("exit", resolve));
+    rmSync(server.dataDir, { recursive: true, force: true });
+  }
 });
