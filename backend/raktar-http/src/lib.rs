@@ -15,6 +15,7 @@ pub mod error;
 pub mod graphql;
 pub mod oidc;
 pub mod server;
+pub mod ui;
 pub mod web;
 
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub schema: raktar_graphql::RaktarSchema,
     /// Whether `GET /graphql` serves the GraphiQL explorer.
     pub graphiql: bool,
+    /// The built web UI, served as the fallback route ([`ui`]); `None`: API only.
+    pub ui_dir: Option<ui::UiDir>,
 }
 
 impl AppState {
@@ -50,7 +53,14 @@ impl AppState {
             web: Arc::new(web::WebSettings::default()),
             schema,
             graphiql: false,
+            ui_dir: None,
         }
+    }
+
+    /// Serves (or not) the built web UI from this directory.
+    pub fn with_ui_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.ui_dir = dir.map(ui::UiDir::new);
+        self
     }
 
     /// Serves (or not) the GraphiQL explorer on `GET /graphql`.
@@ -81,10 +91,11 @@ const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
 /// Builds the application router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(cargo::routes(&state))
-        .merge(web::routes())
-        .merge(graphql::routes())
+    let mut app = Router::new().merge(cargo::routes(&state)).merge(web::routes()).merge(graphql::routes());
+    if let Some(dir) = state.ui_dir.clone() {
+        app = app.fallback(move |request: axum::extract::Request| ui::serve(dir.clone(), request));
+    }
+    app
         // The one CSRF check (cookie-authenticated state changes), before any handler runs.
         .layer(axum::middleware::from_fn(auth::csrf_guard))
         // No HTML answer may be framed (clickjacking): one place for every page.

@@ -178,6 +178,8 @@ pub struct ServeSettings {
     pub limits: Limits,
     /// Serve the GraphiQL explorer on `GET /graphql`.
     pub graphiql: bool,
+    /// The built web UI to serve at `/`; `None`: API only.
+    pub ui_dir: Option<PathBuf>,
 }
 
 pub fn resolve_data_dir(flag: Option<PathBuf>, file: &FileConfig) -> PathBuf {
@@ -208,7 +210,32 @@ pub fn resolve_serve(
         auth_required: !public_read.or(file.public_read).unwrap_or(false),
         limits,
         graphiql: file.graphiql.unwrap_or(false),
+        ui_dir: None,
     })
+}
+
+/// Default directory of the built web UI (relative to the current directory).
+pub const DEFAULT_UI_DIR: &str = "frontend/dist";
+
+/// The web UI directory: the flag (an empty value turns the UI off; a given directory must hold
+/// `index.html`), else `frontend/dist` when it holds an `index.html`, else none.
+pub fn resolve_ui_dir(flag: Option<PathBuf>) -> anyhow::Result<Option<PathBuf>> {
+    match flag {
+        Some(dir) if dir.as_os_str().is_empty() => Ok(None),
+        Some(dir) => {
+            if !dir.join("index.html").is_file() {
+                bail!(
+                    "--ui-dir {}: no index.html there (build the UI: `npm ci && npm run build` in frontend/)",
+                    dir.display()
+                );
+            }
+            Ok(Some(dir))
+        }
+        None => {
+            let dir = PathBuf::from(DEFAULT_UI_DIR);
+            Ok(dir.join("index.html").is_file().then_some(dir))
+        }
+    }
 }
 
 /// Parses a token lifetime: a number of days (`30`) or a number with a unit (`90s`, `15m`, `12h`, `7d`).

@@ -147,6 +147,10 @@ struct ServeArgs {
     #[arg(long, env = "RAKTAR_GRAPHIQL", num_args = 0..=1, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
     graphiql: Option<bool>,
+    /// Directory of the built web UI, served at `/` (default: `frontend/dist` when it exists;
+    /// `--ui-dir ''` serves the API only).
+    #[arg(long, env = "RAKTAR_UI_DIR")]
+    ui_dir: Option<PathBuf>,
     /// Grace period of the orphan sweep (see `raktar sweep`).
     #[arg(long, env = "RAKTAR_ORPHAN_GRACE")]
     orphan_grace: Option<String>,
@@ -302,6 +306,7 @@ async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             let mut settings =
                 config::resolve_serve(args.listen, cli.data_dir, args.public_url, args.public_read, &file)?;
             settings.graphiql = args.graphiql.or(file.graphiql).unwrap_or(false);
+            settings.ui_dir = config::resolve_ui_dir(args.ui_dir)?;
             let auth = auth_config::resolve_auth(
                 args.auth,
                 std::env::var("RAKTAR_OIDC_CLIENT_SECRET").ok(),
@@ -581,8 +586,12 @@ async fn serve(
     spawn_background_work(&registry, orphan_grace);
     let state = raktar_http::AppState::new(registry, &public_url)
         .with_web(auth.web_settings(&public_url)?)
-        .with_graphiql(settings.graphiql);
+        .with_graphiql(settings.graphiql)
+        .with_ui_dir(settings.ui_dir.clone());
     let app = raktar_http::router(state);
+    if let Some(dir) = &settings.ui_dir {
+        println!("Web UI: {public_url}/  (from {})", dir.display());
+    }
 
     println!("Raktar listening on http://{bound}");
     if home.uses_aws() {

@@ -1,10 +1,13 @@
 //! Developer tasks for the Raktar workspace.
 //!
+//! `cargo xtask serve` builds the web UI when needed and starts `raktar serve` with it.
+//!
 //! `cargo xtask bench` builds the release server, seeds a registry through the publish API and
 //! measures it against nginx serving a byte-identical copy of the sparse index. See
 //! `docs/performance.md` for the method and the latest figures.
 
 mod bench;
+mod serve;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -21,6 +24,8 @@ enum Command {
     /// Benchmark `raktar serve` (index throughput against nginx, lockfile resolution, search,
     /// publish latency, memory) and write a Markdown report.
     Bench(bench::BenchArgs),
+    /// Build the web UI when needed, then run `raktar serve --ui-dir frontend/dist` (release).
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -36,13 +41,18 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = match cli.command {
+        Command::Serve(args) => return serve::run(args),
+        other => other,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
     runtime.block_on(async {
-        match cli.command {
+        match command {
+            Command::Serve(_) => Ok(()),
             Command::Bench(args) => bench::run(args).await,
         }
     })

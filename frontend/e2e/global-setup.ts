@@ -1,0 +1,54 @@
+import { rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { tmpdir } from "node:os";
+import { cli, HOSTILE_README, PASSWORD, publish, startServer, WIDGET_README } from "./harness";
+
+export default async function globalSetup() {
+  const { child, url, dataDir } = await startServer();
+  process.env.E2E_BASE_URL = url;
+  process.env.E2E_DATA_DIR = dataDir;
+  writeFileSync(path.join(tmpdir(), "raktar-ui-e2e-last.txt"), `${url}\n${dataDir}\n`);
+
+  cli(dataDir, ["user", "create", "alice", "--name", "Alice Example"]);
+  cli(dataDir, ["user", "set-password", "alice"], `${PASSWORD}\n`);
+  cli(dataDir, ["user", "create", "bob"]);
+  cli(dataDir, ["user", "set-password", "bob"], `${PASSWORD}\n`);
+  const token = cli(dataDir, ["token", "create", "--user", "alice", "--name", "seed"]);
+
+  const ok = async (spec: Parameters<typeof publish>[2]) => {
+    const status = await publish(url, token, spec);
+    if (status !== 200) throw new Error(`seed publish of ${spec.name} ${spec.vers}: HTTP ${status}`);
+  };
+  await ok({ name: "e2e-core", vers: "0.1.0", description: "Core pieces" });
+  await ok({ name: "e2e-build", vers: "0.1.0", description: "Build helper" });
+  const widget = {
+    name: "e2e-widget",
+    description: "A widget for the end-to-end tests",
+    readme: WIDGET_README,
+    repository: "https://git.example.invalid/acme/widget",
+    license: "MIT OR Apache-2.0",
+    keywords: ["widget", "e2e"],
+    categories: ["development-tools"],
+    rustVersion: "1.70",
+    features: { default: ["fast"], fast: [], extra: ["dep:e2e-build"] },
+    deps: [
+      { name: "e2e-core", req: "^0.1", features: ["std"] },
+      { name: "e2e-build", req: "^0.1", optional: true },
+      { name: "e2e-build", req: "^0.1", kind: "build" as const },
+      { name: "e2e-core", req: "^0.1", kind: "dev" as const },
+      { name: "e2e-core", req: "^0.1", target: "cfg(unix)" },
+    ],
+  };
+  await ok({ ...widget, vers: "1.0.0" });
+  await ok({ ...widget, vers: "1.1.0" });
+  await ok({ name: "e2e-hostile", vers: "0.1.0", description: "A hostile README", readme: HOSTILE_README });
+  for (let i = 0; i < 25; i++) {
+    await ok({ name: `pager-${String(i).padStart(2, "0")}`, vers: "0.1.0", description: "Paging" });
+  }
+
+  return async () => {
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+}

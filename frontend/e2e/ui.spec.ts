@@ -1,0 +1,333 @@
+import { expect, test, type Page } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import { rmSync } from "node:fs";
+import path from "node:path";
+import { cli, indexPath, PASSWORD, publish, ROOT, startServer } from "./harness";
+
+// `UPDATE_SCREENSHOTS=1 npx playwright test` refreshes the screenshots of docs/screenshots/.
+const SHOTS =
+  process.env.UPDATE_SCREENSHOTS === "1"
+    ? path.join(ROOT, "docs", "screenshots")
+    : path.join(import.meta.dirname, "..", "test-results", "screenshots");
+
+function baseUrl(): string {
+  const url = process.env.E2E_BASE_URL;
+  if (!url) throw new Error("E2E_BASE_URL is not set (global setup did not run)");
+  return url;
+}
+
+async function expectAccessible(page: Page) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const serious = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(
+    serious.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`),
+  ).toEqual([]);
+}
+
+/** Screenshots in both themes, each checked with axe. */
+async function shootBothThemes(page: Page, name: string) {
+  for (const theme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: theme });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await expectAccessible(page);
+    await page.screenshot({ path: path.join(SHOTS, `${name}-${theme}.png`), fullPage: false });
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+}
+
+async function signIn(page: Page, login: string, next: string) {
+  await page.goto(`/login?next=${encodeURIComponent(next)}`);
+  await page.getByLabel("Login").fill(login);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL((u) => u.pathname === next);
+}
+
+test("home page: getting started with this registry's configuration, crate listing", async ({ page }) => {
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await page.goto("/");
+  await expect(page.getByRole("heading", { name: "Getting started" })).toBeVisible();
+  const config = page.getByLabel("cargo configuration", { exact: true });
+  await expect(config).toContainText(`index = "sparse+${baseUrl()}/index/"`);
+  await expect(config).toContainText('global-credential-providers = ["cargo:token"]');
+  await expect(page.getByLabel("cargo login command", { exact: true }).first()).toHaveText(
+    "cargo login --registry raktar",
+  );
+  await expect(page.getByRole("link", { name: "All 29 crates" })).toBeVisible();
+  await shootBothThemes(page, "home");
+});
+
+test("search ranks like cargo search and pages through results", async ({ page }) => {
+  await page.goto("/");
+  await page.getByLabel("Search crates").first().fill("pager");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Results for “pager”" })).toBeVisible();
+  await expect(page.getByText("25 crates · page 1")).toBeVisible();
+  await expect(page.locator(".crate-list li")).toHaveCount(20);
+  await expect(page.locator(".crate-list li").first()).toContainText("pager-00");
+  await expectAccessible(page);
+  await page.getByRole("link", { name: "Next page →" }).click();
+  await expect(page.getByText("25 crates · page 2")).toBeVisible();
+  await expect(page.locator(".crate-list li")).toHaveCount(5);
+  await expect(page.locator(".crate-list li").last()).toContainText("pager-24");
+  await expect(page.getByRole("link", { name: "Next page →" })).toHaveCount(0);
+  // exact name first
+  await page.goto("/search?q=e2e-core");
+  await expect(page.locator(".crate-list li").first()).toContainText("e2e-core");
+  await page.goto("/search?q=no-such-thing-anywhere");
+  await expect(page.getByText("No crate matches “no-such-thing-anywhere”.")).toBeVisible();
+  await expectAccessible(page);
+});
+
+test("crate page shows README, versions, dependencies, features, owners", async ({ page }) => {
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  await page.goto("/crates/e2e-widget");
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("e2e-widget 1.1.0");
+  await expect(page.locator(".readme h3")).toHaveText("Widget");
+  await expect(page.locator(".readme a", { hasText: "guide" })).toHaveAttribute(
+    "href",
+    "https://git.example.invalid/acme/widget/docs/guide.md",
+  );
+  await expect(page.getByLabel("cargo add command", { exact: true })).toHaveText(
+    "cargo add e2e-widget@1.1.0 --registry raktar",
+  );
+  await expect(page.getByLabel("Cargo.toml line", { exact: true })).toHaveText(
+    'e2e-widget = { version = "1.1.0", registry = "raktar" }',
+  );
+  const versions = page.locator("table.versions tbody tr");
+  await expect(versions).toHaveCount(2);
+  await expect(versions.first()).toContainText("1.1.0");
+  await expect(versions.nth(1)).toContainText("1.0.0");
+  await expect(page.locator(".dep-group h3", { hasText: /^Dependencies$/ })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Build dependencies" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Dev dependencies" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Dependencies for cfg(unix)" })).toBeVisible();
+  await expect(page.locator(".dep-group").first()).toContainText("optional");
+  await expect(page.locator(".features")).toContainText("dep:e2e-build");
+  await expect(page.locator(".owners")).toContainText("Alice Example (alice)");
+  await expect(page.locator(".meta")).toContainText("1.70");
+  await expect(page.locator(".tags")).toContainText(["widget"]);
+  // anonymous: no owner controls
+  await expect(page.getByRole("button", { name: /^Yank/ })).toHaveCount(0);
+  await shootBothThemes(page, "crate");
+
+  // the version switcher
+  await page.getByLabel("Version", { exact: true }).selectOption("1.0.0");
+  await expect(page).toHaveURL(/\/crates\/e2e-widget\/1\.0\.0$/);
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("e2e-widget 1.0.0");
+  await page.goto("/crates/e2e-widget/9.9.9");
+  await expect(page.getByText("e2e-widget has no version 9.9.9.")).toBeVisible();
+  await page.goto("/crates/no-such-crate");
+  await expect(page.getByText("There is no crate named “no-such-crate” in this registry.")).toBeVisible();
+  await expectAccessible(page);
+
+  // a phone
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto("/crates/e2e-widget");
+  await expect(page.locator(".readme h3")).toHaveText("Widget");
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: path.join(SHOTS, "crate-phone-light.png") });
+});
+
+test("a hostile README runs nothing and loads nothing remote", async ({ page }) => {
+  const remote: string[] = [];
+  page.on("request", (r) => {
+    if (!r.url().startsWith(baseUrl()) && !r.url().startsWith("data:")) remote.push(r.url());
+  });
+  let dialogs = 0;
+  page.on("dialog", (d) => {
+    dialogs++;
+    void d.dismiss();
+  });
+  await page.goto("/crates/e2e-hostile");
+  await expect(page.locator(".readme")).toContainText("Plain text stays.");
+  await expect(page.locator(".readme script")).toHaveCount(0);
+  await expect(page.locator(".readme img")).toHaveCount(0);
+  await expect(page.locator(".readme [onerror]")).toHaveCount(0);
+  await expect(page.locator(".readme [style]")).toHaveCount(0);
+  await expect(page.locator('.readme a[href^="javascript:"]')).toHaveCount(0);
+  const image = page.locator(".readme a.readme-image");
+  await expect(image).toHaveAttribute("href", "http://evil.invalid/pixel.png");
+  await expect(image).toContainText("Image: tracking pixel");
+  await page.locator(".readme").getByText("Click me").click();
+  expect(await page.evaluate(() => (window as unknown as { __pwned?: string }).__pwned)).toBeUndefined();
+  expect(dialogs).toBe(0);
+  expect(remote).toEqual([]);
+  // the README stays inside its box
+  const box = await page.locator(".readme").boundingBox();
+  const overlay = await page.evaluate(() => {
+    const el = document.elementFromPoint(5, 5);
+    return el?.closest(".readme") !== null;
+  });
+  expect(box).not.toBeNull();
+  expect(overlay).toBe(false);
+  await expectAccessible(page);
+});
+
+test("sign in, create a token, publish with it, revoke it", async ({ page }) => {
+  await signIn(page, "alice", "/tokens");
+  await expect(page.getByRole("heading", { name: "Cargo tokens" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "alice" })).toBeVisible();
+  await expect(page.getByRole("cell", { name: /^seed / })).toBeVisible();
+  await page.getByLabel("Name", { exact: true }).fill("ui-made");
+  await page.getByLabel("Publish new versions").check();
+  await page.getByLabel("Crate patterns (optional, e.g. acme-*; empty: every crate)").fill("e2e-*");
+  await page.getByLabel("Expires after (days; empty: never)").fill("30");
+  await page.getByRole("button", { name: "Create token" }).click();
+  await expect(page.getByRole("heading", { name: "Token “ui-made” created" })).toBeVisible();
+  const secret = (await page.getByLabel("token secret", { exact: true }).textContent())?.trim() ?? "";
+  expect(secret.length).toBeGreaterThan(20);
+  const row = page.getByRole("row", { name: /ui-made/ });
+  await expect(row).toContainText("publish-update");
+  await expect(row).toContainText("e2e-*");
+  await shootBothThemes(page, "tokens");
+
+  const spec = { name: "e2e-widget", vers: "1.2.0", description: "Published with a UI token" };
+  expect(await publish(baseUrl(), secret, spec)).toBe(200);
+  await page.goto("/crates/e2e-widget");
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("e2e-widget 1.2.0");
+
+  await page.goto("/tokens");
+  page.once("dialog", (d) => void d.accept());
+  await page.getByRole("button", { name: "Revoke ui-made" }).click();
+  await expect(page.getByRole("row", { name: /ui-made/ })).toHaveCount(0);
+  const refused = await publish(baseUrl(), secret, { ...spec, vers: "1.3.0" });
+  expect([401, 403]).toContain(refused);
+});
+
+test("an owner yanks and unyanks from the crate page; the index follows", async ({ page, request }) => {
+  await signIn(page, "alice", "/crates/e2e-widget");
+  const indexLine = async (vers: string) => {
+    const res = await request.get(`/index/${indexPath("e2e-widget")}`);
+    expect(res.status()).toBe(200);
+    const lines = (await res.text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { vers: string; yanked: boolean });
+    return lines.find((l) => l.vers === vers);
+  };
+  expect((await indexLine("1.0.0"))?.yanked).toBe(false);
+  page.once("dialog", (d) => void d.accept());
+  await page.getByRole("button", { name: "Yank 1.0.0" }).click();
+  await expect(page.getByRole("button", { name: "Unyank 1.0.0" })).toBeVisible();
+  await expect(page.getByRole("row", { name: /1\.0\.0/ })).toContainText("yanked");
+  await expect.poll(async () => (await indexLine("1.0.0"))?.yanked).toBe(true);
+  await expectAccessible(page);
+  await page.getByRole("button", { name: "Unyank 1.0.0" }).click();
+  await expect(page.getByRole("button", { name: "Yank 1.0.0" })).toBeVisible();
+  await expect.poll(async () => (await indexLine("1.0.0"))?.yanked).toBe(false);
+
+  // owners: add bob, then remove him
+  await page.getByLabel("Add owner (login)").fill("bob");
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await expect(page.locator(".owners")).toContainText("bob");
+  page.once("dialog", (d) => void d.accept());
+  await page.getByRole("button", { name: "Remove bob" }).click();
+  await expect(page.locator(".owners")).not.toContainText("bob");
+});
+
+test("user page lists the crates a user owns", async ({ page }) => {
+  await page.goto("/users/alice");
+  await expect(page.getByRole("heading", { name: "Alice Example (alice)" })).toBeVisible();
+  await expect(page.locator(".crate-list")).toContainText("e2e-widget");
+  await shootBothThemes(page, "user");
+  await page.goto("/users/nobody-here");
+  await expect(page.getByText("There is no user “nobody-here”.")).toBeVisible();
+  await page.goto("/no/such/page");
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+  await expectAccessible(page);
+});
+
+test("a dead session cookie returns the UI to anonymous, without errors", async ({ page }) => {
+  await signIn(page, "bob", "/tokens");
+  await expect(page.getByRole("heading", { name: "Cargo tokens" })).toBeVisible();
+  // Setting the password ends bob's web sessions on the server; the browser keeps the cookie.
+  cli(process.env.E2E_DATA_DIR ?? "", ["user", "set-password", "bob"], `${PASSWORD}\n`);
+  const failures: number[] = [];
+  page.on("response", (r) => {
+    if (r.url().endsWith("/graphql") && r.status() >= 400) failures.push(r.status());
+  });
+  await page.goto("/");
+  await expect(page.getByRole("link", { name: "Sign in" })).toBeVisible();
+  await expect(page.locator(".crate-list li").first()).toBeVisible();
+  await page.goto("/crates/e2e-core");
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("e2e-core");
+  expect(failures).toEqual([]);
+});
+
+test("sign out ends the session", async ({ page }) => {
+  await signIn(page, "alice", "/");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page.getByRole("link", { name: "Sign in" })).toBeVisible();
+  await page.reload();
+  await expect(page.getByRole("link", { name: "Sign in" })).toBeVisible();
+});
+
+test("the server serves the UI with a strict CSP and cache headers", async ({ request }) => {
+  const shell = await request.get("/crates/e2e-widget");
+  expect(shell.status()).toBe(200);
+  expect(shell.headers()["content-type"]).toContain("text/html");
+  expect(shell.headers()["cache-control"]).toBe("no-cache");
+  const csp = shell.headers()["content-security-policy"] ?? "";
+  expect(csp).toContain("script-src 'self'");
+  expect(csp).toContain("frame-ancestors 'none'");
+  expect(csp).not.toContain("unsafe-inline");
+  expect(shell.headers()["x-frame-options"]).toBe("DENY");
+  const html = await shell.text();
+  const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+  expect(asset).toBeTruthy();
+  const js = await request.get(asset ?? "");
+  expect(js.headers()["cache-control"]).toBe("public, max-age=31536000, immutable");
+  expect((await request.get("/assets/missing.js")).status()).toBe(404);
+  expect((await request.get("/health")).status()).toBe(200);
+});
+
+test("keyboard: skip link, search from the header, theme toggle remembered", async ({ page }) => {
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.goto("/");
+  await page.keyboard.press("Tab");
+  const skip = page.getByRole("link", { name: "Skip to content" });
+  await expect(skip).toBeFocused();
+  await page.keyboard.press("Tab"); // brand
+  await page.keyboard.press("Tab"); // header search
+  await expect(page.locator("#header-q")).toBeFocused();
+  await page.keyboard.type("widget");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Results for “widget”" })).toBeVisible();
+  const toggle = page.getByRole("button", { name: "Use dark theme" });
+  await toggle.focus();
+  await page.keyboard.press("Enter");
+  await expect(page.locator("html")).toHaveAttribute("data-theme", "dark");
+  await page.reload();
+  await expect(page.locator("html")).toHaveAttribute("data-theme", "dark");
+  await expect(page.getByRole("button", { name: "Use light theme" })).toBeVisible();
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  expect(bg).toBe("rgb(21, 22, 26)");
+});
+
+test("a private registry: anonymous pages ask to sign in, signed in they work", async ({ page }) => {
+  const server = await startServer(false);
+  try {
+    cli(server.dataDir, ["user", "create", "carol"]);
+    cli(server.dataDir, ["user", "set-password", "carol"], `${PASSWORD}\n`);
+    await page.goto(`${server.url}/search?q=x`);
+    const alert = page.getByRole("alert");
+    await expect(alert).toContainText("this registry requires a token");
+    await expect(alert.getByRole("link", { name: "Sign in" })).toHaveAttribute(
+      "href",
+      "/login?next=%2Fsearch%3Fq%3Dx",
+    );
+    await expectAccessible(page);
+    await alert.getByRole("link", { name: "Sign in" }).click();
+    await page.getByLabel("Login").fill("carol");
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page).toHaveURL(`${server.url}/search?q=x`);
+    await expect(page.getByText("No crate matches “x”.")).toBeVisible();
+  } finally {
+    server.child.kill("SIGTERM");
+    await new Promise((resolve) => server.child.once("exit", resolve));
+    rmSync(server.dataDir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,154 @@
+import { lazy, Suspense, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import { Link, NavLink, Route, Routes, useLocation, useNavigate } from "react-router-dom";
+import { Provider } from "urql";
+import { makeClient } from "./client";
+import { signInUrl, useSession } from "./session";
+import Home from "./pages/Home";
+import Search from "./pages/Search";
+import NotFound from "./pages/NotFound";
+
+const CratePage = lazy(() => import("./pages/CratePage"));
+const UserPage = lazy(() => import("./pages/UserPage"));
+const Tokens = lazy(() => import("./pages/Tokens"));
+
+type Theme = "light" | "dark";
+
+function initialTheme(): Theme | null {
+  const saved = localStorage.getItem("raktar-theme");
+  return saved === "light" || saved === "dark" ? saved : null;
+}
+
+function useSystemDark(): boolean {
+  const query = "(prefers-color-scheme: dark)";
+  const [dark, setDark] = useState(() => window.matchMedia?.(query).matches ?? false);
+  useEffect(() => {
+    const mq = window.matchMedia?.(query);
+    if (!mq) return;
+    const onChange = () => setDark(mq.matches);
+    mq.addEventListener("change", onChange);
+    return () => mq.removeEventListener("change", onChange);
+  }, []);
+  return dark;
+}
+
+function ThemeToggle() {
+  const [theme, setTheme] = useState<Theme | null>(initialTheme);
+  useEffect(() => {
+    if (theme) {
+      document.documentElement.dataset.theme = theme;
+      localStorage.setItem("raktar-theme", theme);
+    }
+  }, [theme]);
+  const systemDark = useSystemDark();
+  const current: Theme = theme ?? (systemDark ? "dark" : "light");
+  const next: Theme = current === "dark" ? "light" : "dark";
+  return (
+    <button
+      type="button"
+      className="theme-toggle"
+      onClick={() => setTheme(next)}
+      aria-label={`Use ${next} theme`}
+    >
+      {current === "dark" ? "☀ Light" : "☾ Dark"}
+    </button>
+  );
+}
+
+function Header() {
+  const { session, signOut } = useSession();
+  const location = useLocation();
+  const navigate = useNavigate();
+  const [q, setQ] = useState("");
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    navigate(`/search?q=${encodeURIComponent(q.trim())}`);
+  };
+  return (
+    <header className="site-header">
+      <a href="#main" className="skip-link">
+        Skip to content
+      </a>
+      <Link to="/" className="brand">
+        Raktar
+      </Link>
+      <form role="search" onSubmit={submit} className="header-search">
+        <label htmlFor="header-q" className="visually-hidden">
+          Search crates
+        </label>
+        <input
+          id="header-q"
+          type="search"
+          placeholder="Search crates"
+          value={q}
+          onChange={(e) => setQ(e.target.value)}
+        />
+      </form>
+      <nav aria-label="Account" className="account">
+        {session.status === "signed-in" ? (
+          <>
+            <NavLink to={`/users/${encodeURIComponent(session.user.login)}`}>{session.user.login}</NavLink>
+            <NavLink to="/tokens">Tokens</NavLink>
+            <button
+              type="button"
+              onClick={() => {
+                void signOut().then(() => navigate("/"));
+              }}
+            >
+              Sign out
+            </button>
+          </>
+        ) : session.status === "loading" ? null : (
+          <a href={signInUrl(location.pathname + location.search)}>Sign in</a>
+        )}
+        <ThemeToggle />
+      </nav>
+    </header>
+  );
+}
+
+export default function App() {
+  const { session, refresh } = useSession();
+  const client = useMemo(() => makeClient(session, () => void refresh()), [session, refresh]);
+  const location = useLocation();
+  // After a client-side navigation, focus moves to the new content (screen readers announce it);
+  // the first load leaves focus where the browser puts it, so Tab reaches the skip link first.
+  const firstPath = useRef(location.pathname);
+  useEffect(() => {
+    if (firstPath.current === location.pathname) return;
+    firstPath.current = "";
+    document.getElementById("main")?.focus({ preventScroll: true });
+  }, [location.pathname]);
+  return (
+    <Provider value={client}>
+      <Header />
+      <main id="main" tabIndex={-1}>
+        {session.status === "loading" ? (
+          <p className="status" role="status">
+            Loading…
+          </p>
+        ) : (
+          <Suspense
+            fallback={
+              <p className="status" role="status">
+                Loading…
+              </p>
+            }
+          >
+            <Routes>
+              <Route path="/" element={<Home />} />
+              <Route path="/search" element={<Search />} />
+              <Route path="/crates/:name" element={<CratePage />} />
+              <Route path="/crates/:name/:version" element={<CratePage />} />
+              <Route path="/users/:login" element={<UserPage />} />
+              <Route path="/tokens" element={<Tokens />} />
+              <Route path="*" element={<NotFound />} />
+            </Routes>
+          </Suspense>
+        )}
+      </main>
+      <footer className="site-footer">
+        <span>Raktar, a private Cargo registry</span>
+      </footer>
+    </Provider>
+  );
+}

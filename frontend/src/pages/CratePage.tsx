@@ -1,0 +1,425 @@
+import { lazy, Suspense, useState, type FormEvent } from "react";
+import { Link, useNavigate, useParams } from "react-router-dom";
+import { useMutation, useQuery } from "urql";
+import {
+  AddCrateOwnersDocument,
+  CratePageDocument,
+  RemoveCrateOwnersDocument,
+  UnyankVersionDocument,
+  YankVersionDocument,
+  type VersionDetailFragment,
+} from "../gql/graphql";
+import { CodeBlock, Empty, ErrorState, Loading, describeError } from "../components";
+import { groupDependencies, kindLabel } from "../lib/deps";
+import { formatBytes, formatDate, sortVersionsDesc } from "../lib/versions";
+import { DownloadChart } from "../lib/DownloadChart";
+
+const Markdown = lazy(() => import("../lib/Markdown"));
+
+function installSnippets(name: string, version: string) {
+  return {
+    command: `cargo add ${name}@${version} --registry raktar`,
+    toml: `${name} = { version = "${version}", registry = "raktar" }`,
+  };
+}
+
+export default function CratePage() {
+  const { name = "", version } = useParams();
+  const navigate = useNavigate();
+  const [{ data, fetching, error }] = useQuery({
+    query: CratePageDocument,
+    variables: { name, version: version ?? "", hasVersion: version !== undefined },
+  });
+  if (fetching && !data) return <Loading what={`crate ${name}`} />;
+  if (error) return <ErrorState error={error} />;
+  const krate = data?.crate;
+  if (!krate) {
+    return (
+      <section>
+        <h1>{name}</h1>
+        <Empty>There is no crate named “{name}” in this registry.</Empty>
+      </section>
+    );
+  }
+  const current = version !== undefined ? krate.selected : krate.defaultVersion;
+  // `undefined`: the answer for these variables has not arrived yet (null: no such version).
+  if (current === undefined) return <Loading what={`crate ${name}`} />;
+  if (!current) {
+    return (
+      <section>
+        <h1>{krate.name}</h1>
+        <Empty>
+          {krate.name} has no version {version}. <Link to={`/crates/${krate.name}`}>See the latest</Link>.
+        </Empty>
+      </section>
+    );
+  }
+  const me = data?.me;
+  const isOwner = !!me && (me.role === "ADMIN" || krate.owners.some((o) => o.login === me.login));
+  const versions = sortVersionsDesc(krate.versions);
+  const snippets = installSnippets(krate.name, current.version);
+  const links = current.links;
+  return (
+    <article className="crate-page">
+      <header className="crate-header">
+        <h1>
+          {krate.name} <span className="version">{current.version}</span>
+          {current.yanked && <span className="badge yanked">yanked</span>}
+        </h1>
+        {current.description && <p className="lead">{current.description}</p>}
+        <div className="version-switch">
+          <label htmlFor="version-select">Version</label>{" "}
+          <select
+            id="version-select"
+            value={current.version}
+            onChange={(e) =>
+              navigate(`/crates/${encodeURIComponent(krate.name)}/${encodeURIComponent(e.target.value)}`)
+            }
+          >
+            {versions.map((v) => (
+              <option key={v.version} value={v.version}>
+                {v.version}
+                {v.yanked ? " (yanked)" : ""}
+              </option>
+            ))}
+          </select>
+        </div>
+      </header>
+      <div className="crate-layout">
+        <div className="crate-main">
+          <section aria-labelledby="readme-title">
+            <h2 id="readme-title">README</h2>
+            {current.readme ? (
+              <div className="readme">
+                <Suspense fallback={<Loading what="README" />}>
+                  <Markdown source={current.readme} repository={links.repository} />
+                </Suspense>
+              </div>
+            ) : (
+              <Empty>This version has no README.</Empty>
+            )}
+          </section>
+          <Dependencies deps={current.dependencies} />
+          <Features features={current.features} />
+          <Versions crate={krate.name} versions={versions} isOwner={isOwner} current={current.version} />
+        </div>
+        <aside className="crate-side" aria-label="About this crate">
+          <section aria-labelledby="install-title">
+            <h2 id="install-title">Install</h2>
+            <CodeBlock code={snippets.command} label="cargo add command" />
+            <p className="muted">or in Cargo.toml:</p>
+            <CodeBlock code={snippets.toml} label="Cargo.toml line" />
+          </section>
+          <section aria-labelledby="meta-title">
+            <h2 id="meta-title">Details</h2>
+            <dl className="meta">
+              <dt>License</dt>
+              <dd>{current.license ?? "not declared"}</dd>
+              <dt>Published</dt>
+              <dd>
+                {formatDate(current.publishedAt)}
+                {current.publisher && (
+                  <>
+                    {" "}
+                    by <Link to={`/users/${current.publisher.login}`}>{current.publisher.login}</Link>
+                  </>
+                )}
+              </dd>
+              <dt>Size</dt>
+              <dd>
+                {formatBytes(current.size)} ({formatBytes(current.unpackedSize)} unpacked)
+              </dd>
+              {current.rustVersion && (
+                <>
+                  <dt>Rust version</dt>
+                  <dd>{current.rustVersion}</dd>
+                </>
+              )}
+              {current.nativeLibrary && (
+                <>
+                  <dt>Links native library</dt>
+                  <dd>{current.nativeLibrary}</dd>
+                </>
+              )}
+              {current.authors.length > 0 && (
+                <>
+                  <dt>Authors</dt>
+                  <dd>{current.authors.join(", ")}</dd>
+                </>
+              )}
+            </dl>
+            <LinkList links={links} />
+            <TagList title="Keywords" items={current.keywords} />
+            <TagList title="Categories" items={current.categories} />
+          </section>
+          <section aria-labelledby="downloads-title">
+            <h2 id="downloads-title">Downloads</h2>
+            <p>
+              {krate.downloads.total.toLocaleString("en")} in total, {current.downloads.toLocaleString("en")}{" "}
+              of {current.version}
+            </p>
+            <DownloadChart days={krate.downloads.daily} />
+          </section>
+          <Owners crate={krate.name} owners={krate.owners} isOwner={isOwner} />
+        </aside>
+      </div>
+    </article>
+  );
+}
+
+function LinkList({ links }: { links: VersionDetailFragment["links"] }) {
+  const all: [string, string | null | undefined][] = [
+    ["Homepage", links.homepage],
+    ["Documentation", links.documentation],
+    ["Repository", links.repository],
+  ];
+  const items = all.filter((x): x is [string, string] => !!x[1] && /^https?:\/\//i.test(x[1]));
+  if (items.length === 0) return null;
+  return (
+    <ul className="links">
+      {items.map(([label, url]) => (
+        <li key={label}>
+          <a href={url} rel="nofollow noopener noreferrer">
+            {label}
+          </a>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function TagList({ title, items }: { title: string; items: readonly string[] }) {
+  if (items.length === 0) return null;
+  return (
+    <div className="tags">
+      <h3>{title}</h3>
+      <ul>
+        {items.map((k) => (
+          <li key={k}>
+            <Link to={`/search?q=${encodeURIComponent(k)}`}>{k}</Link>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+function Dependencies({ deps }: { deps: VersionDetailFragment["dependencies"] }) {
+  const groups = groupDependencies(deps);
+  return (
+    <section aria-labelledby="deps-title">
+      <h2 id="deps-title">Dependencies</h2>
+      {groups.length === 0 ? (
+        <Empty>No dependencies.</Empty>
+      ) : (
+        groups.map((g) => (
+          <div key={`${g.kind}-${g.target ?? ""}`} className="dep-group">
+            <h3>
+              {kindLabel(g.kind)}
+              {g.target && <span className="target"> for {g.target}</span>}
+            </h3>
+            <ul>
+              {g.deps.map((d) => (
+                <li key={`${d.alias ?? d.name}-${d.req}`}>
+                  {d.crate ? <Link to={`/crates/${d.crate.name}`}>{d.name}</Link> : <span>{d.name}</span>}{" "}
+                  <code>{d.req}</code>
+                  {d.alias && <span className="muted"> as {d.alias}</span>}
+                  {d.optional && <span className="badge">optional</span>}
+                  {!d.defaultFeatures && <span className="badge">no default features</span>}
+                  {d.features.length > 0 && <span className="muted"> features: {d.features.join(", ")}</span>}
+                  {d.registry && <span className="muted"> from {d.registry}</span>}
+                </li>
+              ))}
+            </ul>
+          </div>
+        ))
+      )}
+    </section>
+  );
+}
+
+function Features({ features }: { features: VersionDetailFragment["features"] }) {
+  return (
+    <section aria-labelledby="features-title">
+      <h2 id="features-title">Features</h2>
+      {features.length === 0 ? (
+        <Empty>No features.</Empty>
+      ) : (
+        <dl className="features">
+          {features.map((f) => (
+            <div key={f.name}>
+              <dt>
+                <code>{f.name}</code>
+              </dt>
+              <dd>{f.enables.length ? f.enables.join(", ") : "enables nothing else"}</dd>
+            </div>
+          ))}
+        </dl>
+      )}
+    </section>
+  );
+}
+
+interface VersionRow {
+  version: string;
+  yanked: boolean;
+  publishedAt: string;
+  size: number;
+  rustVersion?: string | null;
+  downloads: number;
+}
+
+function Versions({
+  crate,
+  versions,
+  isOwner,
+  current,
+}: {
+  crate: string;
+  versions: VersionRow[];
+  isOwner: boolean;
+  current: string;
+}) {
+  const [yankState, yank] = useMutation(YankVersionDocument);
+  const [unyankState, unyank] = useMutation(UnyankVersionDocument);
+  const mutationError = yankState.error ?? unyankState.error;
+  return (
+    <section aria-labelledby="versions-title">
+      <h2 id="versions-title">Versions</h2>
+      {mutationError && (
+        <p role="alert" className="error">
+          {describeError(mutationError)}
+        </p>
+      )}
+      <div className="table-wrap">
+        <table className="versions">
+          <thead>
+            <tr>
+              <th scope="col">Version</th>
+              <th scope="col">Published</th>
+              <th scope="col">Size</th>
+              <th scope="col">Rust</th>
+              <th scope="col">Downloads</th>
+              {isOwner && <th scope="col">Actions</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {versions.map((v) => (
+              <tr key={v.version} className={v.yanked ? "is-yanked" : undefined}>
+                <td>
+                  <Link
+                    to={`/crates/${encodeURIComponent(crate)}/${encodeURIComponent(v.version)}`}
+                    aria-current={v.version === current ? "page" : undefined}
+                  >
+                    {v.version}
+                  </Link>
+                  {v.yanked && <span className="badge yanked">yanked</span>}
+                </td>
+                <td>{formatDate(v.publishedAt)}</td>
+                <td>{formatBytes(v.size)}</td>
+                <td>{v.rustVersion ?? "—"}</td>
+                <td>{v.downloads.toLocaleString("en")}</td>
+                {isOwner && (
+                  <td>
+                    {v.yanked ? (
+                      <button
+                        type="button"
+                        aria-label={`Unyank ${v.version}`}
+                        disabled={unyankState.fetching}
+                        onClick={() => void unyank({ crate, version: v.version })}
+                      >
+                        Unyank
+                      </button>
+                    ) : (
+                      <button
+                        type="button"
+                        className="danger"
+                        aria-label={`Yank ${v.version}`}
+                        disabled={yankState.fetching}
+                        onClick={() => {
+                          if (window.confirm(`Yank ${crate} ${v.version}?`))
+                            void yank({ crate, version: v.version });
+                        }}
+                      >
+                        Yank
+                      </button>
+                    )}
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+function Owners({
+  crate,
+  owners,
+  isOwner,
+}: {
+  crate: string;
+  owners: readonly { login: string; name?: string | null }[];
+  isOwner: boolean;
+}) {
+  const [addState, add] = useMutation(AddCrateOwnersDocument);
+  const [removeState, remove] = useMutation(RemoveCrateOwnersDocument);
+  const [login, setLogin] = useState("");
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const logins = login
+      .split(/[\s,]+/)
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (logins.length === 0) return;
+    void add({ crate, logins }).then((r) => {
+      if (!r.error) setLogin("");
+    });
+  };
+  const error = addState.error ?? removeState.error;
+  return (
+    <section aria-labelledby="owners-title">
+      <h2 id="owners-title">Owners</h2>
+      {error && (
+        <p role="alert" className="error">
+          {describeError(error)}
+        </p>
+      )}
+      <ul className="owners">
+        {owners.map((o) => (
+          <li key={o.login}>
+            <Link to={`/users/${encodeURIComponent(o.login)}`}>
+              {o.name ? `${o.name} (${o.login})` : o.login}
+            </Link>
+            {isOwner && owners.length > 1 && (
+              <button
+                type="button"
+                className="link-button"
+                disabled={removeState.fetching}
+                onClick={() => {
+                  if (window.confirm(`Remove ${o.login} from the owners of ${crate}?`))
+                    void remove({ crate, logins: [o.login] });
+                }}
+              >
+                Remove {o.login}
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+      {isOwner && (
+        <form onSubmit={submit} className="inline-form">
+          <label htmlFor="owner-login">Add owner (login)</label>
+          <div className="row">
+            <input id="owner-login" value={login} onChange={(e) => setLogin(e.target.value)} required />
+            <button type="submit" disabled={addState.fetching}>
+              Add
+            </button>
+          </div>
+        </form>
+      )}
+    </section>
+  );
+}

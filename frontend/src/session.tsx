@@ -1,0 +1,88 @@
+// The browser session: who is signed in (`GET /auth/session`) and the CSRF token every
+// cookie-authenticated request must carry. A dead session cookie (401 from /auth/session) makes
+// the UI anonymous: anonymous requests are sent without cookies, so a stale cookie never turns
+// every request into a 403.
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+
+export interface SessionUser {
+  login: string;
+  name: string | null;
+  email: string | null;
+  role: string;
+  csrfToken: string;
+}
+
+export type SessionState =
+  | { status: "loading" }
+  | { status: "anonymous" }
+  | { status: "signed-in"; user: SessionUser }
+  | { status: "error"; message: string };
+
+export async function fetchSession(): Promise<SessionState> {
+  try {
+    const res = await fetch("/auth/session", {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    });
+    if (res.status === 401 || res.status === 403) return { status: "anonymous" };
+    if (!res.ok) return { status: "error", message: `session check failed (HTTP ${res.status})` };
+    const body = (await res.json()) as Partial<SessionUser>;
+    if (typeof body.login !== "string" || typeof body.csrfToken !== "string") {
+      return { status: "error", message: "unexpected session answer" };
+    }
+    return {
+      status: "signed-in",
+      user: {
+        login: body.login,
+        name: body.name ?? null,
+        email: body.email ?? null,
+        role: body.role ?? "member",
+        csrfToken: body.csrfToken,
+      },
+    };
+  } catch {
+    return { status: "error", message: "the server cannot be reached" };
+  }
+}
+
+interface SessionContextValue {
+  session: SessionState;
+  refresh: () => Promise<void>;
+  signOut: () => Promise<void>;
+}
+
+const SessionContext = createContext<SessionContextValue | null>(null);
+
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const [session, setSession] = useState<SessionState>({ status: "loading" });
+  const refresh = useCallback(async () => {
+    setSession(await fetchSession());
+  }, []);
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
+  const signOut = useCallback(async () => {
+    if (session.status === "signed-in") {
+      await fetch("/logout", {
+        method: "POST",
+        credentials: "same-origin",
+        redirect: "manual",
+        headers: { "X-CSRF-Token": session.user.csrfToken },
+      }).catch(() => undefined);
+    }
+    setSession({ status: "anonymous" });
+  }, [session]);
+  const value = useMemo(() => ({ session, refresh, signOut }), [session, refresh, signOut]);
+  return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
+}
+
+export function useSession(): SessionContextValue {
+  const ctx = useContext(SessionContext);
+  if (!ctx) throw new Error("useSession outside SessionProvider");
+  return ctx;
+}
+
+/** The server's sign-in form, coming back to `next` afterwards. */
+export function signInUrl(next: string): string {
+  return `/login?next=${encodeURIComponent(next)}`;
+}
