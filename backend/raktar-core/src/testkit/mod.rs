@@ -2,6 +2,7 @@
 pub mod blob;
 pub mod fuzz;
 pub mod item;
+pub mod scan;
 
 use std::sync::Arc;
 
