@@ -1,7 +1,8 @@
-//! Shared driver conformance suites.
+//! Shared driver conformance suites and in-memory drivers for fast tests.
 pub mod blob;
 pub mod fuzz;
 pub mod item;
+pub mod memory;
 pub mod scan;
 
 use std::sync::Arc;
