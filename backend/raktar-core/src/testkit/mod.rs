@@ -1,4 +1,5 @@
 //! Shared driver conformance suites and in-memory drivers for fast tests.
+pub mod app;
 pub mod blob;
 pub mod fuzz;
 pub mod item;
