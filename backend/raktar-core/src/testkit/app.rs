@@ -112,4 +112,19 @@ mod tests {
         assert!(app.publish(&alice, Bytes::from_static(b"\x01\x00")).await.is_err());
         assert_eq!(app.snapshot(), before);
     }
+
+    #[tokio::test]
+    async fn publish_in_process_with_the_shared_fixtures() {
+        use crate::testkit::fixtures::PublishRequest;
+        let mut app = TestRegistry::new().with_user("alice").await;
+        let reader = app.token("alice", &[Scope::Read], &[]).await;
+        let before = app.snapshot();
+        let refused = app.publish(&reader, PublishRequest::new("demo", "1.0.0").body()).await;
+        assert!(refused.is_err(), "a read-only token cannot publish");
+        assert_eq!(app.snapshot(), before, "a refused publish changes nothing");
+        let publisher = app.token("alice", &[Scope::PublishNew], &["demo"]).await;
+        app.publish(&publisher, PublishRequest::new("demo", "1.0.0").body()).await.unwrap();
+        assert_ne!(app.snapshot(), before);
+        assert_eq!(app.blobs.snapshot().keys().filter(|k| k.ends_with(".crate")).count(), 1);
+    }
 }

@@ -1,6 +1,7 @@
 //! Shared driver conformance suites and in-memory drivers for fast tests.
 pub mod app;
 pub mod blob;
+pub mod fixtures;
 pub mod fuzz;
 pub mod item;
 pub mod memory;
