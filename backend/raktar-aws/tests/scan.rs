@@ -1,12 +1,9 @@
-//! `ItemStore::scan` on the DynamoDB driver, against moto server. The checks are shared with the
-//! SQLite driver (`raktar-store/tests/scan_checks`).
+//! `ItemStore::scan` on the DynamoDB driver, against moto server. The checks
+//! (`raktar_core::testkit::scan`) are shared with the SQLite driver.
 //!
 //! Needs `RAKTAR_TEST_AWS_ENDPOINT`: run with `bash .ci/with-moto cargo test -p raktar-aws`.
 //! Without it every test here fails (never passes silently).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-#[path = "../../raktar-store/tests/scan_checks/mod.rs"]
-mod scan_checks;
 
 use std::sync::Arc;
 
@@ -37,4 +34,4 @@ async fn fresh() -> Arc<dyn ItemStore> {
     Arc::new(DynamoItemStore::new(client, table))
 }
 
-scan_checks!(fresh().await);
+raktar_core::scan_checks!(fresh().await);

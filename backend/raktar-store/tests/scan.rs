@@ -1,8 +1,6 @@
-//! `ItemStore::scan` on the SQLite driver (file-backed and in memory). The checks are shared with
-//! the DynamoDB driver's `raktar-aws/tests/scan.rs`.
+//! `ItemStore::scan` on the SQLite driver (file-backed and in memory). The checks
+//! (`raktar_core::testkit::scan`) are shared with the DynamoDB driver's `raktar-aws/tests/scan.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod scan_checks;
 
 use std::sync::Arc;
 
@@ -27,12 +25,12 @@ fn fresh() -> Fresh {
 
 mod file {
     use super::*;
-    scan_checks!(fresh());
+    raktar_core::scan_checks!(fresh());
 }
 
 mod in_memory {
     use super::*;
-    scan_checks!({
+    raktar_core::scan_checks!({
         let store: Arc<dyn ItemStore> = Arc::new(SqliteItemStore::open_in_memory().unwrap());
         store
     });
@@ -42,10 +40,10 @@ mod in_memory {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_scans_in_key_order() {
     let store = fresh();
-    for item in scan_checks::sample_items(20) {
+    for item in raktar_core::testkit::scan::sample_items(20) {
         store.put(item, None).await.unwrap();
     }
-    let (items, _) = scan_checks::scan_all(&*store, None, 3).await;
+    let (items, _) = raktar_core::testkit::scan::scan_all(&*store, None, 3).await;
     let keys: Vec<_> = items.iter().map(|i| i.key().unwrap()).collect();
     let mut sorted = keys.clone();
     sorted.sort();

@@ -1,9 +1,15 @@
-//! Shared test suites (feature `testkit`): the driver conformance suites ([`item`], [`blob`]),
-//! which `raktar-store` and `raktar-aws` run against their drivers, and the structure-aware input
+//! Shared test support (feature `testkit`): the driver conformance suites ([`item`], [`blob`],
+//! [`scan`]), which `raktar-store` and `raktar-aws` run against their drivers; in-memory drivers
+//! ([`memory`]) proven by the same suites, and an in-process registry over them ([`app`]) for fast
+//! service-level tests; the one fixture builder ([`fixtures`]); and the structure-aware input
 //! generators of the fuzz suites ([`fuzz`]).
+pub mod app;
 pub mod blob;
+pub mod fixtures;
 pub mod fuzz;
 pub mod item;
+pub mod memory;
+pub mod scan;
 
 use std::sync::Arc;
 

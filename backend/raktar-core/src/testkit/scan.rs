@@ -1,10 +1,13 @@
 //! Checks of `ItemStore::scan`, shared by the SQLite (`raktar-store/tests/scan.rs`) and DynamoDB
 //! (`raktar-aws/tests/scan.rs`) drivers. Each check takes an empty store.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+//!
+//! Use [`scan_checks!`](crate::scan_checks) in a driver's test file to get one `#[tokio::test]` per
+//! check.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use raktar_core::store::item::{Index, Item, ItemStore, Key, StoreError};
+use crate::store::item::{Index, Item, ItemStore, Key, StoreError};
 use serde_json::json;
 
 /// Items over several partitions, some with index attributes and nested values.
@@ -136,27 +139,27 @@ macro_rules! scan_checks {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn empty_store_scans_to_nothing() {
             let store = $fresh;
-            scan_checks::empty_store_scans_to_nothing(&*store).await;
+            $crate::testkit::scan::empty_store_scans_to_nothing(&*store).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn scan_returns_every_item_once() {
             let store = $fresh;
-            scan_checks::scan_returns_every_item_once(&*store).await;
+            $crate::testkit::scan::scan_returns_every_item_once(&*store).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn segments_split_the_table() {
             let store = $fresh;
-            scan_checks::segments_split_the_table(&*store).await;
+            $crate::testkit::scan::segments_split_the_table(&*store).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn cursor_resumes_after_the_page() {
             let store = $fresh;
-            scan_checks::cursor_resumes_after_the_page(&*store).await;
+            $crate::testkit::scan::cursor_resumes_after_the_page(&*store).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn bad_arguments_are_invalid() {
             let store = $fresh;
-            scan_checks::bad_arguments_are_invalid(&*store).await;
+            $crate::testkit::scan::bad_arguments_are_invalid(&*store).await;
         }
     };
 }
