@@ -158,7 +158,7 @@ fn invalid(message: impl Into<String>) -> StoreError {
 }
 
 fn encode_cursor(position: &Position) -> Result<String, StoreError> {
-    let json = serde_json::to_vec(position).map_err(|e| StoreError::Serialization(e.to_string()))?;
+    let json = serde_json::to_vec(position).map_err(|e| StoreError::serialization_source("cursor to JSON", e))?;
     Ok(format!("mem:{}", json.iter().map(|b| format!("{b:02x}")).collect::<String>()))
 }
 
