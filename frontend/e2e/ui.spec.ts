@@ -286,6 +286,10 @@ test("the server serves the UI with a strict CSP and cache headers", async ({ re
 test("keyboard: skip link, search from the header, theme toggle remembered", async ({ page }) => {
   await page.emulateMedia({ colorScheme: "light" });
   await page.goto("/");
+  // Tab only once the app has rendered and settled (the first Tab otherwise lands before the
+  // skip link exists).
+  await expect(page.locator("#header-q")).toBeVisible();
+  await expect(page.locator("main h1").first()).toBeVisible();
   await page.keyboard.press("Tab");
   const skip = page.getByRole("link", { name: "Skip to content" });
   await expect(skip).toBeFocused();
