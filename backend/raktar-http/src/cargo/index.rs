@@ -1,7 +1,8 @@
 //! `GET /index/config.json` and `GET /index/{dep-path}`.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use raktar_core::domain::{DomainError, parse_index_path};
 use raktar_core::services::index::IndexFile;
@@ -36,7 +37,7 @@ pub async fn file(
     State(state): State<AppState>,
     auth: Auth,
     Path(path): Path<String>,
-    headers: HeaderMap,
+    IfNoneMatch(if_none_match): IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let login = || state.login_url();
     let Some(name) = parse_index_path(&path) else {
@@ -44,7 +45,7 @@ pub async fn file(
         state.registry.check_read(auth.principal()).map_err(|e| ApiError::new(e).with_login_url(login()))?;
         return Err(DomainError::not_found("no such index file").into());
     };
-    let inm = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+    let inm = if_none_match.as_ref().and_then(|v| v.to_str().ok());
     let file = state
         .registry
         .index_file(auth.principal(), &name, inm)
@@ -63,6 +64,18 @@ pub async fn file(
             r
         }
     })
+}
+
+/// The `If-None-Match` header alone (extracting the whole `HeaderMap` would clone every header of
+/// every index request, the hottest path of the registry).
+pub struct IfNoneMatch(Option<HeaderValue>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.headers.get(header::IF_NONE_MATCH).cloned()))
+    }
 }
 
 fn set_etag(r: &mut Response, etag: &str, cache_control: &'static str) {
