@@ -20,5 +20,9 @@ pub fn routes(_state: &AppState) -> Router<AppState> {
         .route("/api/v1/crates/{name}/owners", get(api::list_owners).put(api::add_owners).delete(api::remove_owners))
         .route("/api/v1/crates/{name}/{version}/download", get(api::download))
         .route("/api/v1/dl/{name}/{version}/{cksum}", get(api::download_by_checksum))
+        .route(
+            "/api/v1/trusted_publishing/tokens",
+            axum::routing::post(crate::trustpub::exchange).delete(crate::trustpub::revoke),
+        )
         .route("/health", get(|| async { "ok" }))
 }
