@@ -173,7 +173,7 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap) -> Result
         })?),
         None => None,
     };
-    state.registry.revoke_trusted_token(raw).await?;
+    state.registry.revoke_trusted_token(raw).await.map_err(|e| ApiError::new(e).with_login_url(state.login_url()))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
