@@ -415,4 +415,30 @@ fn trust_configurations_are_validated() {
     let json: Value = serde_json::from_str(&server.cli_ok(&["trust", "list", "tp-widget", "--json"])).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 2);
     server.cli(&["trust", "remove", "tp-widget", "0123456789"]).assert_failure();
+
+    // GraphQL: owners (and admins) list, add and remove; other users are refused.
+    let http = server.http();
+    let bob = server.user_with_token("bob");
+    let list = "query { trustConfigs(crate: \"tp-widget\") { id issuer claims { name value prefix } createdBy } }";
+    let body = gql(&http, Some(&owner), list, json!({}));
+    assert_eq!(body["data"]["trustConfigs"].as_array().unwrap().len(), 2, "{body}");
+    common::graphql::assert_code(&gql(&http, Some(&bob), list, json!({})), "FORBIDDEN");
+    let add = "mutation($input: AddTrustConfigInput!) { addTrustConfig(crate: \"tp-widget\", input: $input) { id claims { name value prefix } createdBy } }";
+    let input = json!({ "input": { "githubRepository": "acme/gadgets", "workflow": "publish.yml" } });
+    let body = gql(&http, Some(&owner), add, input.clone());
+    let added = &body["data"]["addTrustConfig"];
+    assert_eq!(added["createdBy"], "alice", "{body}");
+    let claims = added["claims"].as_array().unwrap();
+    let workflow = claims.iter().find(|c| c["name"] == "job_workflow_ref").expect("workflow rule");
+    assert_eq!(workflow["value"], "acme/gadgets/.github/workflows/publish.yml@");
+    assert_eq!(workflow["prefix"], true);
+    common::graphql::assert_code(&gql(&http, Some(&bob), add, input), "FORBIDDEN");
+    let no_rules = json!({ "input": { "issuer": ci.issuer } });
+    common::graphql::assert_code(&gql(&http, Some(&owner), add, no_rules), "BAD_USER_INPUT");
+    let id = added["id"].as_str().unwrap();
+    let remove = format!("mutation {{ removeTrustConfig(crate: \"tp-widget\", id: \"{id}\") {{ id }} }}");
+    common::graphql::assert_code(&gql(&http, Some(&bob), &remove, json!({})), "FORBIDDEN");
+    let body = gql(&http, Some(&owner), &remove, json!({}));
+    assert_eq!(body["data"]["removeTrustConfig"]["id"], id, "{body}");
+    assert!(!server.cli_ok(&["trust", "list", "tp-widget"]).contains(id));
 }
