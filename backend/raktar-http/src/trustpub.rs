@@ -106,7 +106,7 @@ impl TrustedPublishing {
             return Err(refused("the ID token is too large".into()));
         }
         let issuer = unverified_issuer(jwt).ok_or_else(|| refused("the `jwt` is not a JSON Web Token".into()))?;
-        if !self.policy.issuers.iter().any(|i| *i == issuer) {
+        if !self.policy.issuers.contains(&issuer) {
             tracing::warn!(issuer = %issuer.chars().take(200).collect::<String>(), "trusted publishing: issuer not allowed");
             return Err(refused(format!(
                 "the issuer `{}` is not allowed for trusted publishing on this registry",
