@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -39,6 +39,9 @@ pub struct TrustedPublishing {
     audience: String,
     http: reqwest::Client,
     verifiers: tokio::sync::Mutex<HashMap<String, Arc<IdTokenVerifier>>>,
+    /// When each issuer's discovery last failed: retried at most every `min_refresh_interval`, so
+    /// an unreachable issuer does not hold every exchange for a network timeout.
+    failed_discoveries: tokio::sync::Mutex<HashMap<String, Instant>>,
     min_refresh_interval: Duration,
 }
 
@@ -65,6 +68,7 @@ impl TrustedPublishing {
             audience,
             http: http_client()?,
             verifiers: tokio::sync::Mutex::new(HashMap::new()),
+            failed_discoveries: tokio::sync::Mutex::new(HashMap::new()),
             min_refresh_interval: Duration::from_secs(30),
         })
     }
@@ -90,7 +94,19 @@ impl TrustedPublishing {
         if let Some(v) = verifiers.get(issuer) {
             return Ok(v.clone());
         }
-        let jwks_uri = discover_jwks_uri(&self.http, issuer).await?;
+        if let Some(at) = self.failed_discoveries.lock().await.get(issuer)
+            && at.elapsed() < self.min_refresh_interval
+        {
+            return Err(OidcError::Provider("its discovery failed moments ago; retrying shortly".into()));
+        }
+        let jwks_uri = match discover_jwks_uri(&self.http, issuer).await {
+            Ok(uri) => uri,
+            Err(e) => {
+                self.failed_discoveries.lock().await.insert(issuer.to_owned(), Instant::now());
+                return Err(e);
+            }
+        };
+        self.failed_discoveries.lock().await.remove(issuer);
         let mut verifier = IdTokenVerifier::new(issuer.to_owned(), self.audience.clone(), jwks_uri, self.http.clone());
         verifier.min_refresh_interval = self.min_refresh_interval;
         let verifier = Arc::new(verifier);
