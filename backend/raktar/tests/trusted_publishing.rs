@@ -10,6 +10,7 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,6 +43,8 @@ struct FakeCi {
     _rt: tokio::runtime::Runtime,
     issuer: String,
     key: EncodingKey,
+    /// How often the JWKS was fetched.
+    jwks_fetches: Arc<AtomicUsize>,
 }
 
 impl FakeCi {
@@ -52,6 +55,8 @@ impl FakeCi {
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let issuer = format!("http://{}", listener.local_addr().unwrap());
         let discovery = json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks") });
+        let jwks_fetches = Arc::new(AtomicUsize::new(0));
+        let fetches = jwks_fetches.clone();
         let app = Router::new()
             .route(
                 "/.well-known/openid-configuration",
@@ -64,13 +69,14 @@ impl FakeCi {
                 "/jwks",
                 get(move || {
                     let k = keys.clone();
+                    fetches.fetch_add(1, Ordering::SeqCst);
                     async move { axum::Json(json!({ "keys": *k.lock().unwrap() })) }
                 }),
             );
         rt.spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        FakeCi { _rt: rt, issuer, key }
+        FakeCi { _rt: rt, issuer, key, jwks_fetches }
     }
 
     /// GitHub-Actions-like claims of a release job of `acme/widgets`, with `overrides` (null
@@ -293,7 +299,13 @@ fn id_tokens_that_do_not_fit_are_refused() {
     exchange_refused(&http, &ci.jwt(json!({ "iss": "http://127.0.0.1:9/" })), "not allowed");
     // Signed by a key the issuer does not publish (unknown kid), or by the wrong key under its kid.
     let other = fixture_key("test-other-key.pem");
-    exchange_refused(&http, &ci.sign_with(&other, "rogue", &ci.claims(json!({}))), "does not publish");
+    let fetched = ci.jwks_fetches.load(Ordering::SeqCst);
+    assert!(fetched >= 1, "the issuer's JWKS was fetched");
+    for _ in 0..5 {
+        exchange_refused(&http, &ci.sign_with(&other, "rogue", &ci.claims(json!({}))), "does not publish");
+    }
+    // Unknown keys make the JWKS be fetched again at most every 30 s, however many tokens name them.
+    assert!(ci.jwks_fetches.load(Ordering::SeqCst) <= fetched + 1, "JWKS refetches are throttled");
     exchange_refused(&http, &ci.sign_with(&other, "ci-key", &ci.claims(json!({}))), "signature");
     // HS256 (with any secret) and `none` are never accepted.
     let hs = jsonwebtoken::encode(
@@ -356,11 +368,15 @@ fn minted_tokens_expire_and_the_audience_defaults_to_the_public_host() {
     let server = start_server(&ci, &["--trusted-publishing-token-lifetime", "3s"]);
     let http = server.http();
     owner_setup(&server, &ci);
+    // The same identity trusted by a second crate: one exchange covers both.
+    server.cli_ok(&["trust", "add", "tp-other", "--issuer", &ci.issuer, "--claim", &format!("repository={REPO}")]);
     // The default audience is the host of the public URL (127.0.0.1 here).
     exchange_refused(&http, &ci.jwt(json!({})), "audience");
     let token = exchange_ok(&http, &ci.jwt(json!({ "aud": "127.0.0.1" })));
-    let resp = http.request("DELETE", "/api/v1/crates/tp-widget/0.1.0/yank", Some(&token), &[], None);
-    assert_eq!(resp.status, 200, "{resp}");
+    for name in ["tp-widget", "tp-other"] {
+        let resp = http.request("DELETE", &format!("/api/v1/crates/{name}/0.1.0/yank"), Some(&token), &[], None);
+        assert_eq!(resp.status, 200, "{resp}");
+    }
     std::thread::sleep(Duration::from_secs(4));
     let resp = http.request("PUT", "/api/v1/crates/tp-widget/0.1.0/unyank", Some(&token), &[], Some(Vec::new()));
     assert_eq!(resp.status, 401, "an expired trusted-publishing token must be refused:\n{resp}");

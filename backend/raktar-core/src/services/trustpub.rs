@@ -603,6 +603,41 @@ mod tests {
     }
 
     #[test]
+    fn a_trusted_publisher_counts_as_owner_only_to_publish_and_yank_its_crates() {
+        use crate::domain::{CrateName, Scope};
+        let now = clock::now_string();
+        let token = TokenRecord {
+            login: ci_identity("https://ci.example", "repo:acme/widgets"),
+            name: "trusted-publishing-x".into(),
+            scopes: vec![Scope::PublishUpdate, Scope::Yank],
+            crates: vec!["acme-widgets".into()],
+            created_at: now,
+            expires_at: None,
+            expires_unix: None,
+            last_used_at: None,
+            last_used_unix: None,
+            hint: "rkt_abcd".into(),
+        };
+        let principal = Principal::new(token_user(&token).unwrap(), Some(token));
+        assert!(principal.is_trusted_publisher() && !principal.is_unrestricted() && !principal.acts_as_admin());
+        let widgets = CrateName::parse("acme-widgets").unwrap();
+        let other = CrateName::parse("acme-other").unwrap();
+        let owners = vec!["alice".to_owned()];
+        for scope in [Scope::PublishUpdate, Scope::Yank] {
+            assert!(AuthCheck::scope(scope).for_crate(&widgets).owners(&owners).check(&principal).is_ok());
+            assert!(AuthCheck::scope(scope).for_crate(&other).owners(&owners).check(&principal).is_err());
+        }
+        for scope in [Scope::Read, Scope::ChangeOwners, Scope::PublishNew] {
+            assert!(
+                AuthCheck::scope(scope).for_crate(&widgets).owners(&owners).check(&principal).is_err(),
+                "{scope} must not pass the owner check"
+            );
+        }
+        assert!(AuthCheck::scope(Scope::Read).admin_only().check(&principal).is_err());
+        assert!(AuthCheck::scope(Scope::Read).unrestricted_token().check(&principal).is_err());
+    }
+
+    #[test]
     fn identities_are_never_logins() {
         let id = ci_identity("https://token.actions.githubusercontent.com", "repo:acme/widgets:environment:release");
         assert!(is_trusted_identity(&id));
