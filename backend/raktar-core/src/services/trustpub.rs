@@ -643,4 +643,111 @@ mod tests {
         assert!(is_trusted_identity(&id));
         assert!(crate::domain::Login::parse(&id).is_err());
     }
+
+    /// Service-level: the exchange over the in-memory stores (no HTTP, no signature: the edge
+    /// verifies those; here the claims are taken as verified).
+    mod service {
+        use super::*;
+        use crate::testkit::app::TestRegistry;
+        use crate::testkit::fixtures::PublishRequest;
+
+        const ISSUER: &str = "https://ci.example";
+
+        fn claims(overrides: Value) -> Map<String, Value> {
+            let now = clock::unix_now();
+            let mut c = serde_json::json!({
+                "iss": ISSUER, "aud": "registry", "sub": "repo:acme/widgets:environment:release",
+                "repository": "acme/widgets", "environment": "release",
+                "jti": format!("j-{}", rand::random::<u64>()), "iat": now, "exp": now + 300,
+            });
+            for (k, v) in overrides.as_object().unwrap() {
+                c[k] = v.clone();
+            }
+            serde_json::from_value(c).unwrap()
+        }
+
+        fn policy() -> TrustPolicy {
+            TrustPolicy { issuers: vec![ISSUER.into()], token_lifetime_secs: 3600 }
+        }
+
+        async fn app_with_trust() -> TestRegistry {
+            let mut app = TestRegistry::new().with_user("alice").await;
+            let alice = app.token("alice", &[], &[]).await;
+            for name in ["widgets", "gadgets"] {
+                app.publish(&alice, PublishRequest::new(name, "1.0.0").body()).await.unwrap();
+            }
+            let rules = vec![
+                parse_claim_rule("repository=acme/widgets").unwrap(),
+                parse_claim_rule("environment=release").unwrap(),
+            ];
+            let name = CrateName::parse("widgets").unwrap();
+            app.registry
+                .add_trust_config(Some(&alice), &name, NewTrustConfig { issuer: ISSUER.into(), rules })
+                .await
+                .unwrap();
+            app
+        }
+
+        #[tokio::test]
+        async fn refused_exchanges_change_nothing_and_a_minted_token_is_limited() {
+            let app = app_with_trust().await;
+            let before = app.snapshot();
+            for bad in [
+                serde_json::json!({ "repository": "acme/other" }),
+                serde_json::json!({ "environment": "staging" }),
+                serde_json::json!({ "iss": "https://other.example" }),
+                serde_json::json!({ "jti": "" }),
+            ] {
+                assert!(app.registry.exchange_trusted_token(&policy(), &claims(bad.clone())).await.is_err(), "{bad}");
+                assert_eq!(app.snapshot(), before, "a refused exchange changes nothing ({bad})");
+            }
+            let c = claims(serde_json::json!({}));
+            let minted = app.registry.exchange_trusted_token(&policy(), &c).await.unwrap();
+            // The lifetime is clamped to 30 minutes whatever the policy says.
+            let exp = minted.record.expires_unix.unwrap();
+            assert!(exp <= clock::unix_now() + MAX_TOKEN_LIFETIME_SECS);
+            assert_eq!(minted.record.crates, ["widgets"]);
+            assert_eq!(minted.record.scopes, [Scope::PublishUpdate, Scope::Yank]);
+            // Replay refused, and it changes nothing.
+            let after_mint = app.snapshot();
+            let replay = app.registry.exchange_trusted_token(&policy(), &c).await.unwrap_err();
+            assert!(replay.to_string().contains("already exchanged"), "{replay}");
+            assert_eq!(app.snapshot(), after_mint);
+            // The token publishes updates of `widgets` only.
+            let principal = app.registry.authenticate(Some(&minted.secret)).await.unwrap().unwrap();
+            assert!(principal.is_trusted_publisher());
+            app.publish(&principal, PublishRequest::new("widgets", "1.1.0").body()).await.unwrap();
+            assert!(app.publish(&principal, PublishRequest::new("gadgets", "1.1.0").body()).await.is_err());
+            assert!(app.publish(&principal, PublishRequest::new("brand-new", "0.1.0").body()).await.is_err());
+            let name = CrateName::parse("widgets").unwrap();
+            assert!(app.registry.trust_configs(Some(&principal), &name).await.is_err());
+            assert!(app.registry.change_owners(&principal, &name, &["alice".into()], true).await.is_err());
+            // Revoked: gone at once.
+            app.registry.revoke_trusted_token(Some(&minted.secret)).await.unwrap();
+            assert!(app.registry.authenticate(Some(&minted.secret)).await.is_err());
+        }
+
+        #[tokio::test]
+        async fn only_owners_and_admins_manage_trust() {
+            let mut app = app_with_trust().await.with_user("bob").await.with_admin("root").await;
+            let bob = app.token("bob", &[], &[]).await;
+            let root = app.token("root", &[], &[]).await;
+            let alice_read = app.token("alice", &[Scope::Read], &[]).await;
+            let name = CrateName::parse("widgets").unwrap();
+            let new =
+                || NewTrustConfig { issuer: ISSUER.into(), rules: vec![parse_claim_rule("repository=a/b").unwrap()] };
+            let before = app.snapshot();
+            assert!(app.registry.add_trust_config(Some(&bob), &name, new()).await.is_err());
+            assert!(app.registry.add_trust_config(Some(&alice_read), &name, new()).await.is_err());
+            assert!(app.registry.add_trust_config(None, &name, new()).await.is_err());
+            assert!(app.registry.trust_configs(Some(&bob), &name).await.is_err());
+            assert_eq!(app.snapshot(), before);
+            let added = app.registry.add_trust_config(Some(&root), &name, new()).await.unwrap();
+            assert_eq!(added.created_by, "root");
+            assert!(app.registry.add_trust_config(Some(&root), &name, new()).await.is_err(), "duplicate");
+            assert!(app.registry.remove_trust_config(Some(&bob), &name, &added.id).await.is_err());
+            app.registry.remove_trust_config(Some(&root), &name, &added.id).await.unwrap();
+            assert_eq!(app.registry.list_trust_configs(&name).await.unwrap().len(), 1);
+        }
+    }
 }
