@@ -375,7 +375,10 @@ async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
         Command::Trust(cmd) => {
             let registry =
                 open_registry(&admin_home(cli.home, cli.data_dir, &file)?, RegistryConfig::default()).await?;
-            trust::run(&registry, cmd).await
+            let allowed = std::env::var("RAKTAR_TRUSTED_PUBLISHING_ISSUERS")
+                .map(|v| v.split(',').map(|i| i.trim().to_owned()).filter(|i| !i.is_empty()).collect())
+                .unwrap_or_else(|_| file.trusted_publishing.as_ref().map(|t| t.issuers.clone()).unwrap_or_default());
+            trust::run(&registry, cmd, &allowed).await
         }
         Command::Schema(SchemaCommand::Export { out }) => {
             let sdl = raktar_graphql::sdl();

@@ -56,7 +56,9 @@ pub enum TrustCommand {
     },
 }
 
-pub async fn run(registry: &Registry, cmd: TrustCommand) -> anyhow::Result<()> {
+/// `allowed`: the issuers the configuration allows (`RAKTAR_TRUSTED_PUBLISHING_ISSUERS` or
+/// `[trusted_publishing] issuers`), to warn when a configuration names another one.
+pub async fn run(registry: &Registry, cmd: TrustCommand, allowed: &[String]) -> anyhow::Result<()> {
     match cmd {
         TrustCommand::Add { krate, issuer, claims, github_repository, gitlab_project, workflow, environment } => {
             let name = CrateName::parse(&krate)?;
@@ -86,6 +88,14 @@ pub async fn run(registry: &Registry, cmd: TrustCommand) -> anyhow::Result<()> {
                 rules.push(parse_claim_rule(raw)?);
             }
             let view = registry.insert_trust_config("cli", &name, NewTrustConfig { issuer, rules }).await?;
+            if !allowed.contains(&view.issuer) {
+                eprintln!(
+                    "note: `{}` is not among the allowed trusted-publishing issuers of this configuration \
+                     ([trusted_publishing] issuers / RAKTAR_TRUSTED_PUBLISHING_ISSUERS); the server refuses \
+                     its tokens until it is",
+                    view.issuer
+                );
+            }
             println!("added trust configuration {} to crate `{}`", view.id, view.crate_name);
             println!("  issuer: {}", view.issuer);
             for rule in &view.rules {
@@ -95,6 +105,9 @@ pub async fn run(registry: &Registry, cmd: TrustCommand) -> anyhow::Result<()> {
         }
         TrustCommand::List { krate, json } => {
             let name = CrateName::parse(&krate)?;
+            if registry.load_crate_state(&name.normalized()).await?.is_none() {
+                bail!("crate `{name}` does not exist");
+            }
             let configs = registry.list_trust_configs(&name).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&configs)?);

@@ -404,7 +404,8 @@ fn trust_configurations_are_validated() {
         .cli(&["trust", "add", "tp-widget", "--issuer", &ci.issuer, "--claim", "aud=x"])
         .assert_failure()
         .assert_output_contains("checked by the registry");
-    let out = server.cli_ok(&[
+    server.cli(&["trust", "list", "tp-missing"]).assert_failure().assert_output_contains("does not exist");
+    let added = server.cli(&[
         "trust",
         "add",
         "tp-widget",
@@ -415,6 +416,9 @@ fn trust_configurations_are_validated() {
         "--environment",
         "release",
     ]);
+    // The CLI warns when the issuer is not allowed by the configuration (here: no configuration).
+    added.assert_success().assert_output_contains("not among the allowed trusted-publishing issuers");
+    let out = added.stdout.clone();
     assert!(out.contains("https://token.actions.githubusercontent.com"), "{out}");
     assert!(out.contains("job_workflow_ref^=acme/widgets/.github/workflows/release.yml@"), "{out}");
     let out = server.cli_ok(&[
