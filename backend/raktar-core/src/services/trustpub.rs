@@ -480,7 +480,7 @@ impl Registry {
         let jti_ttl = exp.max(now).saturating_add(LEEWAY_SECS);
         let mut detail: BTreeMap<String, String> = BTreeMap::new();
         detail.insert("issuer".into(), issuer.to_owned());
-        detail.insert("subject".into(), subject.to_owned());
+        detail.insert("subject".into(), subject.chars().take(300).collect());
         for name in ["repository", "job_workflow_ref", "project_path", "ci_config_ref_uri", "environment", "ref"] {
             if let Some(v) = claim_text(claims, name) {
                 detail.insert(name.to_owned(), v.chars().take(300).collect());
