@@ -91,6 +91,12 @@ async fn execute(
         Ok(Auth(principal)) => principal,
         Err(e) => return failure(StatusCode::OK, request_error(&e.error)),
     };
+    if principal.as_ref().is_some_and(raktar_core::services::Principal::is_trusted_publisher) {
+        return failure(
+            StatusCode::FORBIDDEN,
+            request_error(&DomainError::forbidden("a trusted-publishing token only publishes and yanks through cargo")),
+        );
+    }
     let response = state.schema.execute(request, principal).await;
     bounded(response, state.schema.max_response_bytes())
 }

@@ -2,6 +2,7 @@
 //! handler and the tests. Handlers parse input into domain types, call a service, map the result.
 //!
 //! - [`cargo`]: the Cargo registry protocol (`/index/...`, `/api/v1/...`, `/health`).
+//! - [`trustpub`]: trusted publishing (CI ID tokens exchanged for short-lived tokens).
 //! - [`graphql`]: `/graphql`, the transport of the GraphQL API v1 (`raktar-graphql`).
 //! - [`web`]: the web sign-in (local passwords, OIDC through [`oidc`]) and the token page `/me`.
 //! - [`auth`]: who is calling (a cargo token, else the session cookie) and the one CSRF check;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod graphql;
 pub mod oidc;
 pub mod server;
+pub mod trustpub;
 pub mod ui;
 pub mod web;
 
@@ -42,6 +44,8 @@ pub struct AppState {
     pub graphiql: bool,
     /// The built web UI, served as the fallback route ([`ui`]); `None`: API only.
     pub ui_dir: Option<ui::UiDir>,
+    /// Trusted publishing from CI (`None`: disabled, the endpoints answer 404).
+    pub trustpub: Option<Arc<trustpub::TrustedPublishing>>,
 }
 
 impl AppState {
@@ -54,12 +58,19 @@ impl AppState {
             schema,
             graphiql: false,
             ui_dir: None,
+            trustpub: None,
         }
     }
 
     /// Serves (or not) the built web UI from this directory.
     pub fn with_ui_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
         self.ui_dir = dir.map(ui::UiDir::new);
+        self
+    }
+
+    /// Enables (or not) trusted publishing from CI.
+    pub fn with_trusted_publishing(mut self, trustpub: Option<trustpub::TrustedPublishing>) -> Self {
+        self.trustpub = trustpub.map(Arc::new);
         self
     }
 

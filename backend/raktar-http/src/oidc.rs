@@ -175,6 +175,28 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|e| OidcError::Provider(format!("the {what} from {url} is not valid: {e}")))
 }
 
+/// Discovers an issuer's JWKS URI (`{issuer}/.well-known/openid-configuration`): the document must
+/// name exactly this issuer, and the URI must be https (or http on loopback). CI issuers publish no
+/// authorization or token endpoints, so only these two fields are read.
+pub async fn discover_jwks_uri(http: &reqwest::Client, issuer: &str) -> Result<String, OidcError> {
+    #[derive(Deserialize)]
+    struct Minimal {
+        issuer: String,
+        jwks_uri: String,
+    }
+    check_endpoint(issuer, "the issuer")?;
+    let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+    let doc: Minimal = get_json(http, &url, "OIDC discovery document").await?;
+    if doc.issuer != issuer {
+        return Err(OidcError::Provider(format!(
+            "the discovery document of `{issuer}` names the issuer `{}`; they must be equal",
+            doc.issuer
+        )));
+    }
+    check_endpoint(&doc.jwks_uri, "the JWKS URI")?;
+    Ok(doc.jwks_uri)
+}
+
 /// The subset of the discovery document Raktar uses.
 #[derive(Debug, Clone, Deserialize)]
 struct ProviderMetadata {
@@ -213,7 +235,7 @@ impl std::fmt::Debug for OidcClient {
 }
 
 /// The HTTP client for provider calls: bounded, few redirects.
-fn http_client() -> Result<reqwest::Client, OidcError> {
+pub(crate) fn http_client() -> Result<reqwest::Client, OidcError> {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .connect_timeout(Duration::from_secs(5))
@@ -423,6 +445,27 @@ impl IdTokenVerifier {
     /// Verifies `token` and returns its claims. `expected_nonce` is the nonce of the sign-in.
     pub async fn verify(&self, token: &str, expected_nonce: &str) -> Result<Map<String, Value>, OidcError> {
         let rejected = |m: &str| OidcError::Rejected(format!("the ID token was rejected: {m}"));
+        let claims = self.verify_signed(token).await?;
+        let nonce = claims.get("nonce").and_then(Value::as_str).unwrap_or_default();
+        if nonce.is_empty() || !bool::from(nonce.as_bytes().ct_eq(expected_nonce.as_bytes())) {
+            tracing::warn!(issuer = %self.issuer, "ID token rejected: nonce mismatch");
+            return Err(rejected("its nonce does not belong to this sign-in"));
+        }
+        let multiple_audiences = claims.get("aud").and_then(Value::as_array).is_some_and(|a| a.len() > 1);
+        match claims.get("azp").and_then(Value::as_str) {
+            Some(azp) if azp != self.client_id => return Err(rejected("it was issued to another client (azp)")),
+            None if multiple_audiences => return Err(rejected("it has several audiences but no `azp`")),
+            _ => {}
+        }
+        Ok(claims)
+    }
+
+    /// Verifies what every ID token needs, sign-in or trusted publishing: the signature against
+    /// the issuer's JWKS (asymmetric algorithms, the key's own algorithm), `iss`, `aud` (the
+    /// client id given at construction), `exp`/`nbf`/`iat` with [`LEEWAY_SECS`] of leeway, and a
+    /// `sub`. Returns the claims.
+    pub async fn verify_signed(&self, token: &str) -> Result<Map<String, Value>, OidcError> {
+        let rejected = |m: &str| OidcError::Rejected(format!("the ID token was rejected: {m}"));
         if token.len() > 16 * 1024 {
             return Err(rejected("it is too large"));
         }
@@ -457,17 +500,6 @@ impl IdTokenVerifier {
             Some(iat) if iat <= now + LEEWAY_SECS => {}
             Some(_) => return Err(rejected("it was issued in the future")),
             None => return Err(rejected("it lacks the `iat` claim")),
-        }
-        let nonce = claims.get("nonce").and_then(Value::as_str).unwrap_or_default();
-        if nonce.is_empty() || !bool::from(nonce.as_bytes().ct_eq(expected_nonce.as_bytes())) {
-            tracing::warn!(issuer = %self.issuer, "ID token rejected: nonce mismatch");
-            return Err(rejected("its nonce does not belong to this sign-in"));
-        }
-        let multiple_audiences = claims.get("aud").and_then(Value::as_array).is_some_and(|a| a.len() > 1);
-        match claims.get("azp").and_then(Value::as_str) {
-            Some(azp) if azp != self.client_id => return Err(rejected("it was issued to another client (azp)")),
-            None if multiple_audiences => return Err(rejected("it has several audiences but no `azp`")),
-            _ => {}
         }
         Ok(claims)
     }

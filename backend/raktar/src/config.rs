@@ -42,6 +42,87 @@ pub struct FileConfig {
     /// `[http]`: timeouts and the connection limit of `raktar serve`.
     #[serde(default)]
     pub http: Option<HttpFile>,
+    /// `[trusted_publishing]`: CI identities exchanging ID tokens for short-lived tokens.
+    #[serde(default)]
+    pub trusted_publishing: Option<TrustedPublishingFile>,
+}
+
+/// `[trusted_publishing]` of the configuration file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedPublishingFile {
+    /// Issuers whose ID tokens may be exchanged (exact `iss` values); empty: disabled.
+    #[serde(default)]
+    pub issuers: Vec<String>,
+    /// The `aud` the ID tokens must carry (default: the host of the public URL).
+    pub audience: Option<String>,
+    /// Lifetime of minted tokens (`90s`, `15m`, `30m`; at most 30 minutes, the default).
+    pub token_lifetime: Option<String>,
+}
+
+/// Trusted-publishing flags of `raktar serve` / `raktar lambda` (each also a variable).
+#[derive(Debug, Default, clap::Args)]
+pub struct TrustPubArgs {
+    /// Issuers allowed for trusted publishing, comma-separated (e.g. the GitHub Actions issuer).
+    #[arg(long = "trusted-publishing-issuers", env = "RAKTAR_TRUSTED_PUBLISHING_ISSUERS", value_delimiter = ',')]
+    pub issuers: Option<Vec<String>>,
+    /// The audience ID tokens must carry [default: the host of the public URL].
+    #[arg(long = "trusted-publishing-audience", env = "RAKTAR_TRUSTED_PUBLISHING_AUDIENCE")]
+    pub audience: Option<String>,
+    /// Lifetime of minted tokens (at most 30m) [default: 30m].
+    #[arg(long = "trusted-publishing-token-lifetime", env = "RAKTAR_TRUSTED_PUBLISHING_TOKEN_LIFETIME")]
+    pub token_lifetime: Option<String>,
+}
+
+/// The host of a URL (no scheme, user, port or path): the default trusted-publishing audience.
+pub fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split_once(']').map(|(h, _)| h)?
+    } else {
+        authority.split(':').next()?
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// Trusted publishing from the flags, then `[trusted_publishing]`; `None` when no issuer is
+/// allowed (disabled).
+pub fn resolve_trusted_publishing(
+    args: TrustPubArgs,
+    file: Option<&TrustedPublishingFile>,
+    public_url: &str,
+) -> anyhow::Result<Option<raktar_http::trustpub::TrustedPublishing>> {
+    use raktar_core::services::trustpub::{MAX_TOKEN_LIFETIME_SECS, TrustPolicy};
+    let file = file.cloned().unwrap_or_default();
+    let issuers: Vec<String> = args
+        .issuers
+        .unwrap_or(file.issuers)
+        .into_iter()
+        .map(|i| i.trim().to_owned())
+        .filter(|i| !i.is_empty())
+        .collect();
+    if issuers.is_empty() {
+        return Ok(None);
+    }
+    let audience = match args.audience.or(file.audience) {
+        Some(a) => a,
+        None => url_host(public_url).with_context(|| format!("no host in the public URL `{public_url}`"))?,
+    };
+    let lifetime = match args.token_lifetime.or(file.token_lifetime) {
+        None => MAX_TOKEN_LIFETIME_SECS,
+        Some(raw) => {
+            let secs =
+                parse_lifetime(&raw).with_context(|| format!("invalid trusted-publishing token lifetime `{raw}`"))?;
+            if secs > MAX_TOKEN_LIFETIME_SECS {
+                bail!("the trusted-publishing token lifetime is at most 30 minutes (`30m`)");
+            }
+            secs
+        }
+    };
+    let policy = TrustPolicy { issuers, token_lifetime_secs: lifetime };
+    Ok(Some(raktar_http::trustpub::TrustedPublishing::new(policy, audience)?))
 }
 
 /// `[cleanup]` of the configuration file.
@@ -260,6 +341,14 @@ pub fn parse_lifetime(raw: &str) -> anyhow::Result<i64> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn audience_is_the_public_host() {
+        assert_eq!(url_host("https://Registry.Example.com/sub/path").as_deref(), Some("registry.example.com"));
+        assert_eq!(url_host("http://127.0.0.1:3000").as_deref(), Some("127.0.0.1"));
+        assert_eq!(url_host("http://[::1]:80/").as_deref(), Some("::1"));
+        assert_eq!(url_host("http://u@h:1").as_deref(), Some("h"));
+    }
 
     #[test]
     fn lifetimes() {

@@ -5,6 +5,7 @@ mod auth_config;
 mod config;
 mod import;
 mod migrate;
+mod trust;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,6 +48,9 @@ enum Command {
     /// Manage cargo tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Trusted publishing: which CI identities may publish a crate (without long-lived tokens).
+    #[command(subcommand)]
+    Trust(trust::TrustCommand),
     /// The GraphQL contract.
     #[command(subcommand)]
     Schema(SchemaCommand),
@@ -97,6 +101,8 @@ struct LambdaArgs {
     #[arg(long, env = "RAKTAR_GRAPHIQL", num_args = 0..=1, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
     graphiql: Option<bool>,
+    #[command(flatten)]
+    trustpub: config::TrustPubArgs,
 }
 
 #[cfg(feature = "aws")]
@@ -154,6 +160,8 @@ struct ServeArgs {
     /// Grace period of the orphan sweep (see `raktar sweep`).
     #[arg(long, env = "RAKTAR_ORPHAN_GRACE")]
     orphan_grace: Option<String>,
+    #[command(flatten)]
+    trustpub: config::TrustPubArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -317,7 +325,8 @@ async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             let home = home::resolve(cli.home, file.store.as_ref(), &settings.data_dir, Platform::Process)?;
             let http =
                 config::resolve_http(args.http, file.http.as_ref(), &settings.limits, config::open_files_room())?;
-            serve(settings, auth, home, grace, http).await
+            let trustpub = (args.trustpub, file.trusted_publishing.clone());
+            serve(settings, auth, home, grace, http, trustpub).await
         }
         Command::Sweep(args) => {
             let grace = config::resolve_orphan_grace(args.grace.as_deref(), &file)?;
@@ -363,6 +372,14 @@ async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 open_registry(&admin_home(cli.home, cli.data_dir, &file)?, RegistryConfig::default()).await?;
             token_command(&registry, cmd).await
         }
+        Command::Trust(cmd) => {
+            let registry =
+                open_registry(&admin_home(cli.home, cli.data_dir, &file)?, RegistryConfig::default()).await?;
+            let allowed = std::env::var("RAKTAR_TRUSTED_PUBLISHING_ISSUERS")
+                .map(|v| v.split(',').map(|i| i.trim().to_owned()).filter(|i| !i.is_empty()).collect())
+                .unwrap_or_else(|_| file.trusted_publishing.as_ref().map(|t| t.issuers.clone()).unwrap_or_default());
+            trust::run(&registry, cmd, &allowed).await
+        }
         Command::Schema(SchemaCommand::Export { out }) => {
             let sdl = raktar_graphql::sdl();
             if out.as_os_str() == "-" {
@@ -405,7 +422,12 @@ async fn run_lambda(
     .await?;
     let state = raktar_http::AppState::new(registry, &public_url)
         .with_web(auth.web_settings(&public_url)?)
-        .with_graphiql(args.graphiql.or(file.graphiql).unwrap_or(false));
+        .with_graphiql(args.graphiql.or(file.graphiql).unwrap_or(false))
+        .with_trusted_publishing(config::resolve_trusted_publishing(
+            args.trustpub,
+            file.trusted_publishing.as_ref(),
+            &public_url,
+        )?);
     tracing::info!(%public_url, home = %home.describe(), auth_required = settings.auth_required, "raktar lambda started");
     lambda::run(raktar_http::router(state)).await.map_err(|e| anyhow::anyhow!("the Lambda runtime stopped: {e}"))
 }
@@ -566,6 +588,7 @@ async fn serve(
     home: HomeSettings,
     orphan_grace: std::time::Duration,
     http: raktar_http::server::ServerConfig,
+    trustpub: (config::TrustPubArgs, Option<config::TrustedPublishingFile>),
 ) -> anyhow::Result<()> {
     // The stores (and AWS clients) once; an unreachable table or bucket stops the start.
     let stores = home::open_home(&home).await?;
@@ -587,7 +610,8 @@ async fn serve(
     let state = raktar_http::AppState::new(registry, &public_url)
         .with_web(auth.web_settings(&public_url)?)
         .with_graphiql(settings.graphiql)
-        .with_ui_dir(settings.ui_dir.clone());
+        .with_ui_dir(settings.ui_dir.clone())
+        .with_trusted_publishing(config::resolve_trusted_publishing(trustpub.0, trustpub.1.as_ref(), &public_url)?);
     let app = raktar_http::router(state);
     if let Some(dir) = &settings.ui_dir {
         println!("Web UI: {public_url}/  (from {})", dir.display());

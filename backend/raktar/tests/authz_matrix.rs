@@ -81,8 +81,24 @@ fn owners_body(logins: &[&str]) -> Option<Vec<u8>> {
     Some(serde_json::to_vec(&json!({ "users": logins })).unwrap())
 }
 
+/// The id of the trust configuration the `removeTrustConfig` row's setup added last.
+static TRUST_ID: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// Adds a trust configuration to `demo` as the admin; remembers its id in [`TRUST_ID`].
+fn add_trust_config(w: &World) {
+    let n = w.counter.load(Ordering::Relaxed);
+    let query = format!(
+        "mutation {{ addTrustConfig(crate: \"demo\", input: {{ issuer: \"https://ci.example\", \
+         claims: [{{ name: \"repository\", value: \"acme/setup-{n}\" }}] }}) {{ id }} }}"
+    );
+    let body = post(&w.http, w.admin(), &query, json!({})).json();
+    let id = body["data"]["addTrustConfig"]["id"].as_str().unwrap_or_else(|| panic!("setup failed: {body}"));
+    *TRUST_ID.lock().unwrap() = id.to_owned();
+}
+
 fn world() -> World {
-    let server = TestServer::start();
+    // Trusted publishing enabled (an issuer that is never contacted: no row sends a valid JWT).
+    let server = TestServer::start_with_args(&["--trusted-publishing-issuers", "https://ci.example"]);
     server.create_user("admin", true);
     let admin = server.create_token("admin", "admin-token");
     let alice = server.user_with_token("alice");
@@ -226,6 +242,52 @@ fn table() -> Vec<Row> {
             build: (|_| cargo("DELETE", "/api/v1/crates/demo/owners", owners_body(&["carol"]))),
             setup: Some(|w| w.gql_admin("mutation { addCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }")),
             want: owner_write,
+        },
+        Row {
+            // The exchange authenticates by the CI's ID token only: the caller's token changes
+            // nothing, and an ID token that does not verify is refused for everyone.
+            covers: "POST /api/v1/trusted_publishing/tokens",
+            build: (|_| cargo("POST", "/api/v1/trusted_publishing/tokens", Some(br#"{"jwt":"not-a-jwt"}"#.to_vec()))),
+            setup: None,
+            want: [Status(400); 9],
+        },
+        Row {
+            // Revocation takes the trusted-publishing token itself: account tokens are refused
+            // (400), unknown ones get the 401 challenge.
+            covers: "DELETE /api/v1/trusted_publishing/tokens",
+            build: (|_| cargo("DELETE", "/api/v1/trusted_publishing/tokens", None)),
+            setup: None,
+            want: [
+                C401,
+                Status(400),
+                Status(400),
+                Status(400),
+                C401,
+                Status(400),
+                Status(400),
+                Status(400),
+                Status(400),
+            ],
+        },
+        Row {
+            covers: "mutation addTrustConfig",
+            build: (|n| {
+                Call::Graphql(format!(
+                    "mutation {{ addTrustConfig(crate: \"demo\", input: {{ issuer: \"https://ci.example\", \
+                     claims: [{{ name: \"repository\", value: \"acme/r-{n}\" }}] }}) {{ id }} }}"
+                ))
+            }),
+            setup: None,
+            want: gql_owner_write,
+        },
+        Row {
+            covers: "mutation removeTrustConfig",
+            build: (|_| {
+                let id = TRUST_ID.lock().unwrap().clone();
+                Call::Graphql(format!("mutation {{ removeTrustConfig(crate: \"demo\", id: \"{id}\") {{ id }} }}"))
+            }),
+            setup: Some(add_trust_config),
+            want: gql_owner_write,
         },
         Row {
             covers: "mutation yankVersion",

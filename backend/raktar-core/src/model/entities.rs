@@ -248,3 +248,36 @@ impl std::fmt::Debug for SsoLoginRecord {
         f.debug_struct("SsoLoginRecord").field("next", &self.next).field("expires_unix", &self.expires_unix).finish()
     }
 }
+
+/// One rule of a trust configuration: the CI's ID token must carry claim `name` equal to `value`
+/// (or, with `prefix`, starting with it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRule {
+    pub name: String,
+    pub value: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prefix: bool,
+}
+
+/// A trusted-publishing configuration of a crate (`CRATE#{norm}` / `CITRUST#{id}`, GSI1
+/// `TRUSTISSUER#{sha256(issuer)}` / `{norm}#{id}`): CI jobs whose ID tokens come from `issuer`
+/// and satisfy every rule may exchange them for a short-lived publish/yank token of this crate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustConfigRecord {
+    pub id: String,
+    /// Canonical crate name.
+    pub crate_name: String,
+    pub issuer: String,
+    pub rules: Vec<ClaimRule>,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+/// A consumed ID token (`TRUSTJTI#{sha256(issuer \0 jti)}` / `JTI`): kept until the token's own
+/// expiry (plus leeway, the `ttl`) so that it is exchanged at most once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsedJtiRecord {
+    pub issuer: String,
+    pub used_at: String,
+    pub ttl: i64,
+}

@@ -21,6 +21,8 @@ pub mod types {
     pub const IDENTITY: &str = "identity";
     pub const RATE_LIMIT: &str = "rate-limit";
     pub const MIGRATION: &str = "migration";
+    pub const TRUST_CONFIG: &str = "trust-config";
+    pub const USED_JTI: &str = "used-jti";
 }
 
 /// Attribute holding the expiry (unix seconds) of short-lived items: sessions, in-flight SSO logins,
@@ -184,6 +186,32 @@ pub const MIGRATION_PK_PREFIX: &str = "MIGRATION#";
 /// stores' descriptions) into the store holding it.
 pub fn migration_checkpoint(source_id: &str) -> Key {
     Key::new(format!("{MIGRATION_PK_PREFIX}{source_id}"), "CHECKPOINT")
+}
+
+/// Sort-key prefix of trusted-publishing configurations inside a crate partition (sorts before
+/// `CRATE`, `DL#`, `OWNER#` and `VERSION#`: the crate-state query never reads them).
+pub const TRUST_CONFIG_PREFIX: &str = "CITRUST#";
+
+/// A trusted-publishing configuration of a crate.
+pub fn trust_config(name: &NormalizedName, id: &str) -> Key {
+    Key::new(crate_pk(name), format!("{TRUST_CONFIG_PREFIX}{id}"))
+}
+
+/// GSI1 keys of a trust configuration: the configurations naming one issuer (what a token
+/// exchange reads).
+pub fn trust_config_index(issuer: &str, name: &NormalizedName, id: &str) -> (String, String) {
+    (trust_issuer_pk(issuer), format!("{}#{id}", name.as_str()))
+}
+
+/// GSI1 partition of the trust configurations of one issuer.
+pub fn trust_issuer_pk(issuer: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("TRUSTISSUER#{}", hex::encode(Sha256::digest(issuer.as_bytes())))
+}
+
+/// The single-use marker of an exchanged ID token (`jti` of `issuer`).
+pub fn used_jti(issuer: &str, jti: &str) -> Key {
+    Key::new(format!("TRUSTJTI#{}", identity_hash(issuer, jti)), "JTI")
 }
 
 /// A named atomic counter (user ids).

@@ -184,6 +184,8 @@ impl<'a> AuthCheck<'a> {
         if let Some(owners) = self.owners
             && !principal.is_admin()
             && !owners.iter().any(|o| o == principal.login())
+            // A trusted-publishing token acts for its crates' owners (the crate limit applied above).
+            && !(principal.is_trusted_publisher() && matches!(self.scope, Scope::PublishUpdate | Scope::Yank))
         {
             let what = self.krate.map(|n| format!("crate `{n}`")).unwrap_or_else(|| "this crate".into());
             return Err(DomainError::forbidden(format!(
@@ -223,6 +225,9 @@ impl Registry {
                     return Err(DomainError::unauthenticated("the token is invalid or has been revoked"));
                 };
                 let token: TokenRecord = item.to_entity()?;
+                if let Some(user) = super::trustpub::token_user(&token) {
+                    return self.finish_authentication(hash, key, marker, token, user, false);
+                }
                 let login = Login::parse(&token.login)
                     .map_err(|_| DomainError::internal("stored token has an invalid login"))?;
                 let Some(user_item) = self.items.get(&keys::user(&login)).await? else {
@@ -232,6 +237,19 @@ impl Registry {
                 (token, user)
             }
         };
+        self.finish_authentication(hash, key, marker, token, user, is_fresh)
+    }
+
+    /// Expiry, disabled account, principal cache and last-used time of an authenticated token.
+    fn finish_authentication(
+        &self,
+        hash: String,
+        key: crate::store::Key,
+        marker: Option<u64>,
+        token: TokenRecord,
+        user: UserRecord,
+        is_fresh: bool,
+    ) -> DomainResult<Option<Principal>> {
         let now = clock::unix_now();
         if token.expires_unix.is_some_and(|exp| exp <= now) {
             return Err(DomainError::unauthenticated(format!(

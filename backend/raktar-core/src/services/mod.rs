@@ -22,6 +22,7 @@ pub mod sso;
 mod store_errors;
 pub mod sweep;
 pub mod tokens;
+pub mod trustpub;
 pub mod users;
 pub mod yank;
 

@@ -139,6 +139,42 @@ impl Registry {
         }
     }
 
+    /// Creates a token that belongs to no user account: a trusted-publishing token, whose
+    /// `login` is the CI identity ([`super::trustpub`]; never a valid login, so it can reach no
+    /// account). The item carries a time-to-live at its expiry. `ops` (the caller's conditions and
+    /// audit event) commit first, in the same transaction; a failed condition among them is
+    /// reported as the store error (check it with [`crate::store::StoreError::failed_condition_at`]).
+    pub(crate) async fn create_unowned_token(
+        &self,
+        identity: &str,
+        scopes: Vec<Scope>,
+        crates: Vec<String>,
+        lifetime_secs: i64,
+        mut ops: Vec<TxOp>,
+    ) -> Result<CreatedToken, crate::store::StoreError> {
+        let now = clock::now();
+        let expires = now + time::Duration::seconds(lifetime_secs);
+        let secret = generate_secret();
+        let hash = hash_token(&secret);
+        let record = TokenRecord {
+            login: identity.to_owned(),
+            name: format!("trusted-publishing-{}", &hash[..12]),
+            scopes,
+            crates,
+            created_at: clock::format(now),
+            expires_at: Some(clock::format(expires)),
+            expires_unix: Some(expires.unix_timestamp()),
+            last_used_at: None,
+            last_used_unix: None,
+            hint: secret.chars().take(TOKEN_PREFIX.len() + 4).collect(),
+        };
+        let mut item = Item::from_entity(&keys::token(&hash), keys::types::TOKEN, &record)?;
+        item.set(keys::TTL_ATTR, expires.unix_timestamp().into());
+        ops.push(TxOp::Put { item, condition: Some(Condition::NotExists) });
+        self.items.transact(ops).await?;
+        Ok(CreatedToken { secret, record })
+    }
+
     /// Lists a user's tokens (never the secrets).
     pub async fn list_tokens(&self, login: &Login) -> DomainResult<Vec<TokenView>> {
         let q = Query::on_index(Index::Gsi1, keys::user_pk(login)).prefix(keys::TOKEN_GSI_PREFIX);

@@ -3,14 +3,15 @@
 pub mod audit;
 pub mod crates;
 pub mod tokens;
+pub mod trust;
 pub mod users;
 
 use async_graphql::MergedObject;
 
 /// Every query of the v1 contract.
 #[derive(MergedObject, Default)]
-pub struct Query(crates::CratesQuery, users::UsersQuery, tokens::TokensQuery, audit::AuditQuery);
+pub struct Query(crates::CratesQuery, users::UsersQuery, tokens::TokensQuery, audit::AuditQuery, trust::TrustQuery);
 
 /// Every mutation of the v1 contract.
 #[derive(MergedObject, Default)]
-pub struct Mutation(crates::CratesMutation, tokens::TokensMutation, users::AdminMutation);
+pub struct Mutation(crates::CratesMutation, tokens::TokensMutation, users::AdminMutation, trust::TrustMutation);

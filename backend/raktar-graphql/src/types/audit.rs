@@ -11,10 +11,12 @@ use crate::types::scalars::DateTime;
 #[derive(SimpleObject, Clone, Debug)]
 pub struct AuditEvent {
     pub at: DateTime,
-    /// Login of who did it (`cli` for the admin command line).
+    /// Login of who did it (`cli` for the admin command line; `ci:{issuer host}:{subject}` for a
+    /// CI job's trusted-publishing token).
     pub actor: String,
     /// `publish`, `yank`, `unyank`, `owner-add`, `owner-remove`, `token-create`, `token-revoke`,
-    /// `user-create`, `user-role`, `user-disable`, `user-enable`.
+    /// `user-create`, `user-role`, `user-disable`, `user-enable`, `trust-add`, `trust-remove`,
+    /// `trustpub-token-create`, `trustpub-token-revoke`.
     pub action: String,
     pub crate_name: Option<String>,
     pub version: Option<String>,

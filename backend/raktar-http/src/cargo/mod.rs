@@ -5,9 +5,9 @@ mod api;
 mod index;
 
 use axum::Router;
-use axum::routing::{delete, get, put};
+use axum::routing::{delete, get, post, put};
 
-use crate::AppState;
+use crate::{AppState, trustpub};
 
 pub fn routes(_state: &AppState) -> Router<AppState> {
     Router::new()
@@ -20,5 +20,6 @@ pub fn routes(_state: &AppState) -> Router<AppState> {
         .route("/api/v1/crates/{name}/owners", get(api::list_owners).put(api::add_owners).delete(api::remove_owners))
         .route("/api/v1/crates/{name}/{version}/download", get(api::download))
         .route("/api/v1/dl/{name}/{version}/{cksum}", get(api::download_by_checksum))
+        .route("/api/v1/trusted_publishing/tokens", post(trustpub::exchange).delete(trustpub::revoke))
         .route("/health", get(|| async { "ok" }))
 }
