@@ -314,9 +314,9 @@ async fn dynamodb_requests_per_registry_operation() {
             + wru(largest("index-file")))
         + wru(largest("crate"))
         + wru(largest("owner"));
-    let tx_new_version =
-        2.0 * (wru(largest("version")) + wru(largest("crate")) + wru(largest("audit")) + wru(largest("index-file")))
-            + wru(largest("crate"));
+    let tx_new_version = 2.0
+        * (wru(largest("version")) + wru(largest("crate")) + wru(largest("audit")) + wru(largest("index-file")))
+        + wru(largest("crate"));
     let download_counter = wru(largest("downloads"));
     eprintln!(
         "Request units per operation, authentication included (reads measured; writes from item sizes):\n\
