@@ -244,6 +244,11 @@ export class BackendStack extends Stack {
       reservedConcurrentExecutions: config.reservedConcurrency,
       role,
       logGroup,
+      // The binary logs JSON (RAKTAR_LOG_FORMAT); Lambda's own per-invocation START/END/REPORT
+      // lines are dropped by default (platformLogLevel WARN): they would be most of the log
+      // volume per request. Duration and errors remain CloudWatch metrics.
+      loggingFormat: lambda.LoggingFormat.JSON,
+      systemLogLevelV2: lambda.SystemLogLevel[config.platformLogLevel],
       environment,
     });
     this.fn.node.addDependency(policy);

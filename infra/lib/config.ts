@@ -20,6 +20,9 @@ export interface RaktarConfig {
   /** Reserved concurrency of the function (caps cost and DynamoDB load); unset: unreserved. */
   readonly reservedConcurrency: number | undefined;
   readonly logRetentionDays: number;
+  /** Lambda's own log lines (JSON log format): `WARN` drops the START/END/REPORT lines of every
+   * invocation (about 300 bytes each, the largest log cost per request); `INFO` keeps them. */
+  readonly platformLogLevel: 'WARN' | 'INFO' | 'DEBUG';
   readonly publicRead: boolean;
   readonly s3Prefix: string | undefined;
   readonly presignSeconds: number;
@@ -134,6 +137,7 @@ export function readConfig(get: Lookup, env: NodeJS.ProcessEnv = process.env): R
     timeoutSeconds: num(get, 'timeoutSeconds', 30, 1, 900),
     reservedConcurrency: optNum(get, 'reservedConcurrency', 1, 100000),
     logRetentionDays: retention(get, 'logRetentionDays', 30),
+    platformLogLevel: oneOf(get, 'platformLogLevel', ['WARN', 'INFO', 'DEBUG'] as const, 'WARN'),
     publicRead: bool(get, 'publicRead', false),
     s3Prefix: str(get, 's3Prefix')?.replace(/^\/+|\/+$/g, ''),
     presignSeconds: num(get, 'presignSeconds', 300, 1, 7 * 24 * 3600),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 
 import { DYNAMODB_ACTIONS, LOG_ACTIONS, S3_BUCKET_ACTIONS, S3_OBJECT_ACTIONS } from '../lib/backend-stack.js';
@@ -152,6 +152,14 @@ describe('the function', () => {
   it('is arm64 when the artifact is an arm64 binary', () => {
     const { backend: b } = templates({ lambdaAsset: fakeArtifact(0xb7) });
     expect(only(b, 'AWS::Lambda::Function').props.Architectures).toEqual(['arm64']);
+  });
+
+  it('drops Lambda platform log lines by default (JSON format, system level WARN), keeps them when asked', () => {
+    const config = (t: Template) =>
+      (only(t, 'AWS::Lambda::Function').props as { LoggingConfig: Record<string, unknown> }).LoggingConfig;
+    expect(config(templates().backend)).toMatchObject({ LogFormat: 'JSON', SystemLogLevel: 'WARN' });
+    expect(config(templates({ platformLogLevel: 'INFO' }).backend)).toMatchObject({ SystemLogLevel: 'INFO' });
+    expect(() => templates({ platformLogLevel: 'TRACE' })).toThrow(/WARN, INFO, DEBUG/);
   });
 
   it('keeps its logs for the configured retention', () => {

@@ -150,6 +150,35 @@ async fn config_json_names_the_public_url() {
     assert_eq!(config["auth-required"], json!(true));
 }
 
+/// A Lambda function URL (payload 2.0, auth type `NONE`) reaches the same router as the HTTP
+/// API: the index file with its ETag, a 304 on revalidation, the caller's address from the
+/// request context.
+#[tokio::test]
+async fn function_url_events_serve_the_index() {
+    let app = embedded_app().await;
+    let req = PublishRequest::new(CRATE, "1.0.0");
+    publish(&app, &req).await;
+
+    let request =
+        lambda_http::request::from_str(&event("function-url-index-file.json", &[("TOKEN", &app.token), ("ETAG", "")]))
+            .expect("a function URL event parses as payload 2.0");
+    let request = lambda::with_source_ip(request);
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    assert_eq!(peer.as_deref(), Some("198.51.100.23"), "the function URL's sourceIp is the peer address");
+
+    let resp = invoke(&app, &event("function-url-index-file.json", &[("TOKEN", &app.token), ("ETAG", "")])).await;
+    assert_eq!(resp.status(), 200, "{}", text(&resp));
+    let line: Value = serde_json::from_str(text(&resp).trim_end()).unwrap();
+    assert_eq!((line["name"].as_str(), line["cksum"].as_str()), (Some(CRATE), Some(req.cksum().as_str())));
+    let etag = header(&resp, "etag").expect("an ETag");
+
+    let resp = invoke(&app, &event("function-url-index-file.json", &[("TOKEN", &app.token), ("ETAG", &etag)])).await;
+    assert_eq!(resp.status(), 304, "{}", text(&resp));
+
+    let resp = invoke(&app, &event("function-url-index-file.json", &[("TOKEN", "rkt_revoked"), ("ETAG", "")])).await;
+    assert_eq!(resp.status(), 401, "an unknown token through the function URL: {}", text(&resp));
+}
+
 #[tokio::test]
 async fn anonymous_config_json_gets_the_cargo_challenge() {
     let app = embedded_app().await;

@@ -69,6 +69,33 @@ pub(super) fn key_map(key: &Key) -> Map<String, Value> {
     map
 }
 
+/// The size of an item as DynamoDB measures it for capacity: the UTF-8 length of every attribute
+/// name plus the size of its value (strings and binaries: their length; numbers: one byte per two
+/// significant digits plus one; booleans and null: one byte; lists and maps: three bytes plus one
+/// per element plus the elements, and for maps their names). Used to turn reads into read request
+/// units, which moto does not compute (it reports a flat figure).
+pub(super) fn dynamodb_item_size(attrs: &HashMap<String, AttributeValue>) -> usize {
+    attrs.iter().map(|(name, value)| name.len() + value_size(value)).sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => {
+            let digits = n.bytes().filter(u8::is_ascii_digit).count();
+            digits.div_ceil(2) + 1
+        }
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        AttributeValue::M(map) => 3 + map.iter().map(|(k, v)| 1 + k.len() + value_size(v)).sum::<usize>(),
+        AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
+        AttributeValue::Ns(set) => set.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+        AttributeValue::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -134,5 +161,16 @@ mod tests {
         let source = std::error::Error::source(&err).expect("a cause");
         assert!(source.downcast_ref::<serde_dynamo::Error>().is_some(), "{source}");
         assert!(from_attribute_value(AttributeValue::L(vec![AttributeValue::Bs(vec![])])).is_err());
+    }
+
+    #[test]
+    fn dynamodb_item_size_counts_names_and_values() {
+        let mut attrs = HashMap::new();
+        attrs.insert("pk".to_owned(), AttributeValue::S("CRATE#a".into()));
+        attrs.insert("n".to_owned(), AttributeValue::N("12345".into()));
+        attrs.insert("b".to_owned(), AttributeValue::Bool(true));
+        attrs.insert("l".to_owned(), AttributeValue::L(vec![AttributeValue::S("xy".into())]));
+        // 2 + 7, 1 + (3 + 1), 1 + 1, 1 + (3 + 1 + 2)
+        assert_eq!(dynamodb_item_size(&attrs), 9 + 5 + 2 + 7);
     }
 }

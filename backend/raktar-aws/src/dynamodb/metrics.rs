@@ -18,6 +18,12 @@ pub struct DynamoMetrics {
     pub read_capacity_units: f64,
     /// Write capacity units DynamoDB reported.
     pub write_capacity_units: f64,
+    /// Read request units as DynamoDB on-demand bills the reads sent: per `GetItem` or `Query`
+    /// page, the size of the items returned (DynamoDB's item size, as `attrs::dynamodb_item_size` computes it) in 4 KB steps
+    /// (at least one), one unit per step strongly consistent and half a unit eventually
+    /// consistent. Computed by the driver from the answers, so it holds on moto too (which
+    /// reports a flat 0.5 per `GetItem` whatever its size and consistency).
+    pub read_request_units: f64,
 }
 
 impl DynamoMetrics {
@@ -37,6 +43,7 @@ impl DynamoMetrics {
             transact_write_items: self.transact_write_items.saturating_sub(earlier.transact_write_items),
             read_capacity_units: self.read_capacity_units - earlier.read_capacity_units,
             write_capacity_units: self.write_capacity_units - earlier.write_capacity_units,
+            read_request_units: self.read_request_units - earlier.read_request_units,
         }
     }
 }
@@ -63,6 +70,13 @@ pub(super) struct Metrics {
     /// `f64` bits.
     rcu: AtomicU64,
     wcu: AtomicU64,
+    rru: AtomicU64,
+}
+
+/// Read request units of one read returning `bytes` of items.
+pub(super) fn read_request_units(bytes: usize, consistent: bool) -> f64 {
+    let steps = bytes.div_ceil(4096).max(1) as f64;
+    if consistent { steps } else { steps / 2.0 }
 }
 
 fn add_f64(cell: &AtomicU64, delta: f64) {
@@ -94,6 +108,11 @@ impl Metrics {
         }
     }
 
+    /// Adds the read request units of one read (see [`DynamoMetrics::read_request_units`]).
+    pub(super) fn read(&self, bytes: usize, consistent: bool) {
+        add_f64(&self.rru, read_request_units(bytes, consistent));
+    }
+
     pub(super) fn snapshot(&self) -> DynamoMetrics {
         let n = |op: Op| self.requests[op as usize].load(Ordering::Relaxed);
         DynamoMetrics {
@@ -105,6 +124,7 @@ impl Metrics {
             transact_write_items: n(Op::TransactWriteItems),
             read_capacity_units: f64::from_bits(self.rcu.load(Ordering::Relaxed)),
             write_capacity_units: f64::from_bits(self.wcu.load(Ordering::Relaxed)),
+            read_request_units: f64::from_bits(self.rru.load(Ordering::Relaxed)),
         }
     }
 
@@ -114,6 +134,7 @@ impl Metrics {
         }
         self.rcu.store(0.0_f64.to_bits(), Ordering::Relaxed);
         self.wcu.store(0.0_f64.to_bits(), Ordering::Relaxed);
+        self.rru.store(0.0_f64.to_bits(), Ordering::Relaxed);
     }
 }
 
@@ -136,7 +157,20 @@ mod tests {
         let s = m.snapshot();
         assert_eq!((s.get_item, s.transact_write_items, s.requests()), (1, 1, 2));
         assert_eq!((s.read_capacity_units, s.write_capacity_units), (1.0, 6.0));
+        m.read(100, true);
+        m.read(100, false);
+        m.read(4097, false);
+        assert_eq!(m.snapshot().read_request_units, 1.0 + 0.5 + 1.0);
         m.reset();
         assert_eq!(m.snapshot(), DynamoMetrics::default());
+    }
+
+    #[test]
+    fn read_request_units_follow_size_and_consistency() {
+        assert_eq!(read_request_units(0, true), 1.0, "a miss still costs a unit");
+        assert_eq!(read_request_units(0, false), 0.5);
+        assert_eq!(read_request_units(4096, true), 1.0);
+        assert_eq!(read_request_units(4097, true), 2.0);
+        assert_eq!(read_request_units(10_000, false), 1.5);
     }
 }

@@ -37,6 +37,12 @@
 //! [`CancelReason::ConditionFailed`], anything else (`TransactionConflict`, `ValidationError`, ...)
 //! -> [`CancelReason::Other`] holding the code and message.
 //!
+//! # Reads
+//! [`ItemStore::get`] is a strongly consistent `GetItem` (1 read unit per 4 KB);
+//! [`ItemStore::get_relaxed`] an eventually consistent one (0.5 read unit per 4 KB), which the
+//! domain asks for only where an answer up to about a second old is harmless (the ready sparse
+//! index file, immutable version items; see `docs/data-model.md`).
+//!
 //! # Queries and cursors
 //! A [`Query`] is one `Query` request: `#pk = :pk` plus `begins_with`, `BETWEEN`, `>=` or `<=` on the
 //! sort key, `ScanIndexForward`, `Limit`, `ConsistentRead` on table queries (index queries are

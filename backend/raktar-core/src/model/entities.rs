@@ -178,6 +178,27 @@ pub struct TokenRecord {
     pub last_used_unix: Option<i64>,
     /// First characters of the token, shown in listings to recognise it.
     pub hint: String,
+    /// What authorization needs of the token's user, so that authenticating reads one item.
+    /// Absent on tokens written before it existed (authentication then reads the user item).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<TokenAccount>,
+}
+
+/// The token's user as authorization sees it, carried on every token item (`account`). Every
+/// change of a user's role or disabled state rewrites it on all of the user's tokens in the same
+/// transaction as the user item, and token creation copies it while bumping the user's
+/// `revision`, so the two never disagree (see `docs/data-model.md`, "Tokens carry their user").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenAccount {
+    pub id: u32,
+    pub role: Role,
+    pub disabled: bool,
+}
+
+impl TokenAccount {
+    pub fn of(user: &UserRecord) -> Self {
+        Self { id: user.id, role: user.role, disabled: user.disabled }
+    }
 }
 
 /// The token-name marker (`USER#{login}` / `TOKENNAME#{name}`).
@@ -280,4 +301,19 @@ pub struct UsedJtiRecord {
     pub issuer: String,
     pub used_at: String,
     pub ttl: i64,
+}
+
+/// The sparse index file of a crate kept ready to serve (`CRATE#{norm}` / `INDEX`): written in
+/// the same transaction as every change of the crate's versions (publish, yank, unyank), so
+/// serving a private index fetch reads this one item (eventually consistent). A file larger than
+/// the store's item budget keeps no `body` (readers build it from the version items).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexFileRecord {
+    /// The crate's canonical name (only its lowercase spelling has a file).
+    pub name: String,
+    /// The strong ETag of the file (the summary's `index_etag`).
+    pub etag: String,
+    /// The file itself, when it fits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
 }

@@ -23,6 +23,7 @@ pub mod types {
     pub const MIGRATION: &str = "migration";
     pub const TRUST_CONFIG: &str = "trust-config";
     pub const USED_JTI: &str = "used-jti";
+    pub const INDEX_FILE: &str = "index-file";
 }
 
 /// Attribute holding the expiry (unix seconds) of short-lived items: sessions, in-flight SSO logins,
@@ -56,6 +57,15 @@ pub fn crate_pk(name: &NormalizedName) -> String {
 /// The crate summary item.
 pub fn crate_summary(name: &NormalizedName) -> Key {
     Key::new(crate_pk(name), CRATE_SK)
+}
+
+/// Sort key of the ready-to-serve sparse index file inside a crate partition (sorts between the
+/// `DL#` counters and the `OWNER#`/`VERSION#` items, so owner-and-version queries skip it).
+pub const INDEX_FILE_SK: &str = "INDEX";
+
+/// The crate's sparse index file, kept ready to serve.
+pub fn index_file(name: &NormalizedName) -> Key {
+    Key::new(crate_pk(name), INDEX_FILE_SK)
 }
 
 /// One version item; `identity` is the version without build metadata (uniqueness).
@@ -129,9 +139,12 @@ pub fn token_index(login: &Login, name: &str) -> (String, String) {
     (user_pk(login), format!("{TOKEN_GSI_PREFIX}{name}"))
 }
 
+/// Sort-key prefix of the token-name markers in a user's partition.
+pub const TOKEN_NAME_PREFIX: &str = "TOKENNAME#";
+
 /// The uniqueness marker of a token name per user (points at the token hash).
 pub fn token_name(login: &Login, name: &str) -> Key {
-    Key::new(user_pk(login), format!("TOKENNAME#{name}"))
+    Key::new(user_pk(login), format!("{TOKEN_NAME_PREFIX}{name}"))
 }
 
 /// A web session, looked up by the SHA-256 (hex) of its secret (the cookie value).

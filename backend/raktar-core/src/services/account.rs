@@ -137,6 +137,7 @@ mod tests {
             last_used_at: None,
             last_used_unix: None,
             hint: "rkt_abcd".into(),
+            account: None,
         }
     }
 

@@ -11,9 +11,10 @@ use time::Date;
 
 use crate::domain::{DomainError, DomainResult, Login, Scope};
 use crate::model::{AuditRecord, Role, UserRecord, keys};
-use crate::store::{Condition, Query, SortKey, TxOp, Update};
+use crate::store::{Query, SortKey, TxOp, Update};
 
 use super::auth::{AuthCheck, Principal, require};
+use super::tokens::user_revision_condition;
 use super::{Registry, audit};
 
 const MAX_ATTEMPTS: usize = 8;
@@ -125,9 +126,10 @@ impl Registry {
     }
 
     /// Disables (`true`) or re-enables a user (administrators only; not themselves): the one path
-    /// for every edge (CLI, GraphQL). A disabled user's tokens stop working at once (authentication
-    /// reads the user on every request; cached principals are tied to the store's change marker),
-    /// and their web sessions are deleted, so re-enabling the account does not bring them back.
+    /// for every edge (CLI, GraphQL). A disabled user's tokens stop working at once (the same
+    /// transaction marks every token item of the user, which authentication reads with a strongly
+    /// consistent read; cached principals are tied to the store's change marker), and their web
+    /// sessions are deleted, so re-enabling the account does not bring them back.
     pub async fn set_user_disabled(
         &self,
         principal: Option<&Principal>,
@@ -156,8 +158,10 @@ impl Registry {
         Ok(user)
     }
 
-    /// Optimistic read-modify-write of a user with its audit event in the same transaction.
-    /// `change` edits the record and returns the audit detail, or `None` when nothing changes.
+    /// Optimistic read-modify-write of a user with its audit event in the same transaction, and
+    /// the user's state on each of its token items when the role or disabled state changes
+    /// ([`Registry::token_account_ops`]). `change` edits the record and returns the audit detail,
+    /// or `None` when nothing changes.
     async fn change_user(
         &self,
         principal: &Principal,
@@ -170,31 +174,29 @@ impl Registry {
                 return Err(DomainError::not_found(format!("no user with login `{login}`")));
             };
             let revision = user.revision;
+            let before = user.clone();
             let Some(mut detail) = change(&mut user) else {
                 return Ok(user);
             };
             detail.insert("user".to_owned(), login.as_str().to_owned());
             user.revision = revision + 1;
-            let condition = if revision == 0 {
-                // Written before users carried a revision.
-                Condition::AttrNotExists("revision".into())
-            } else {
-                Condition::AttrEquals("revision".into(), revision.into())
-            };
+            let condition = user_revision_condition(revision);
             let update = Update::new()
                 .set("role", user.role.as_str())
                 .set("disabled", user.disabled)
                 .set("revision", user.revision);
-            let ops = vec![
+            let mut ops = vec![
                 TxOp::Update { key: keys::user(login), update, condition: Some(condition) },
                 audit::event(principal.login(), action, None, None, detail)?,
             ];
+            ops.extend(self.token_account_ops(login, &before, &user, ops.len()).await?);
             match self.items.transact(ops).await {
                 Ok(()) => {
                     tracing::info!(user = %login, action, by = %principal.login(), "user changed");
                     return Ok(user);
                 }
-                Err(e) if e.failed_condition_at(0) => continue,
+                // The user changed meanwhile, or one of its tokens was revoked or created.
+                Err(e) if e.is_condition_failure() => continue,
                 Err(e) => return Err(e.into()),
             }
         }

@@ -3,8 +3,8 @@
 use sha2::{Digest, Sha256};
 
 use crate::domain::{CrateName, CratePattern, DomainError, DomainResult, Login, Scope};
-use crate::model::{TokenRecord, UserRecord, keys};
-use crate::store::Update;
+use crate::model::{TokenAccount, TokenRecord, UserRecord, keys};
+use crate::store::{Condition, Update};
 
 use super::{Registry, clock};
 
@@ -18,18 +18,23 @@ const LAST_USED_GRANULARITY: i64 = 60;
 /// patterns) or through a web session (`token: None`: the user's full rights).
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// The user. For a token that carries its [`TokenAccount`] (every token created since it
+    /// exists), only what authorization needs is filled in (id, login, role, disabled): the user
+    /// item is not read. [`Registry::caller_user`] reads the whole record when it is needed.
     pub user: UserRecord,
     pub token: Option<TokenRecord>,
     /// The store's change marker read when this principal was authenticated (before its items
     /// were read): later reads of the same request validate caches against it instead of asking
     /// the store again, so a request sees the store as of its authentication or later.
     pub(crate) marker: Option<u64>,
+    /// `user` was built from the token's `account`, not read from the user item.
+    pub(crate) partial_user: bool,
 }
 
 impl Principal {
     /// A principal for `user`, acting through `token` (or with the user's full rights).
     pub fn new(user: UserRecord, token: Option<TokenRecord>) -> Self {
-        Self { user, token, marker: None }
+        Self { user, token, marker: None, partial_user: false }
     }
 
     pub fn login(&self) -> &str {
@@ -221,6 +226,8 @@ impl Registry {
         let (token, user) = match cached {
             Some(found) => found,
             None => {
+                // Strongly consistent: a revoked token (deleted) or a disabled user (marked on
+                // every token item in the same transaction) is refused from the next request on.
                 let Some(item) = self.items.get(&key).await? else {
                     return Err(DomainError::unauthenticated("the token is invalid or has been revoked"));
                 };
@@ -228,12 +235,21 @@ impl Registry {
                 if let Some(user) = super::trustpub::token_user(&token) {
                     return self.finish_authentication(hash, key, marker, token, user, false);
                 }
-                let login = Login::parse(&token.login)
-                    .map_err(|_| DomainError::internal("stored token has an invalid login"))?;
-                let Some(user_item) = self.items.get(&keys::user(&login)).await? else {
-                    return Err(DomainError::unauthenticated("the token's user no longer exists"));
+                let user = match token.account {
+                    // One read: the token carries what authorization needs of its user.
+                    Some(account) => user_of_account(&token.login, account),
+                    // A token written before tokens carried their account: read the user.
+                    None => {
+                        let login = Login::parse(&token.login)
+                            .map_err(|_| DomainError::internal("stored token has an invalid login"))?;
+                        let Some(user_item) = self.items.get(&keys::user(&login)).await? else {
+                            return Err(DomainError::unauthenticated("the token's user no longer exists"));
+                        };
+                        let user: UserRecord = user_item.to_entity()?;
+                        self.backfill_token_account(&key, &user);
+                        user
+                    }
                 };
-                let user: UserRecord = user_item.to_entity()?;
                 (token, user)
             }
         };
@@ -279,7 +295,41 @@ impl Registry {
                 }
             });
         }
-        Ok(Some(Principal { user, token: Some(token), marker }))
+        let partial_user = token.account.is_some();
+        Ok(Some(Principal { user, token: Some(token), marker, partial_user }))
+    }
+
+    /// Writes the user's [`TokenAccount`] onto a token written before tokens carried it, so later
+    /// requests read one item. Best effort, off the request path. Conditioned on the token
+    /// still lacking it: a change of the user meanwhile writes `account` on every token of the
+    /// user, and then this write fails instead of bringing back the state read before.
+    fn backfill_token_account(&self, key: &crate::store::Key, user: &UserRecord) {
+        let Ok(account) = serde_json::to_value(TokenAccount::of(user)) else { return };
+        let items = self.items.clone();
+        let key = key.clone();
+        tokio::spawn(async move {
+            let update = Update::new().set("account", account);
+            if let Err(e) = items.update(&key, update, Some(Condition::AttrNotExists("account".into()))).await
+                && !e.is_condition_failure()
+            {
+                tracing::warn!(error = %e, "could not record the account on a token");
+            }
+        });
+    }
+
+    /// The caller's whole user record: the principal's own when it was read from the user item,
+    /// else (a token carrying its account) read now. For answers that show the account (name,
+    /// e-mail), never needed for authorization.
+    pub async fn caller_user(&self, principal: &Principal) -> DomainResult<UserRecord> {
+        if !principal.partial_user {
+            return Ok(principal.user.clone());
+        }
+        let login =
+            Login::parse(principal.login()).map_err(|_| DomainError::internal("stored token has an invalid login"))?;
+        match self.get_user(&login).await? {
+            Some(user) => Ok(user),
+            None => Err(DomainError::unauthenticated("the token's user no longer exists")),
+        }
     }
 
     /// True when this process should write the last-used time now (at most once per granularity
@@ -302,6 +352,22 @@ impl Registry {
             return Err(DomainError::unauthenticated("this registry requires a token for every request"));
         }
         Ok(())
+    }
+}
+
+/// The user as a token's [`TokenAccount`] describes it: what authorization needs, nothing else.
+fn user_of_account(login: &str, account: TokenAccount) -> UserRecord {
+    UserRecord {
+        id: account.id,
+        login: login.to_owned(),
+        name: None,
+        email: None,
+        role: account.role,
+        disabled: account.disabled,
+        created_at: String::new(),
+        revision: 0,
+        password_hash: None,
+        external_id: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Downloads: the `.crate` blob and a per-crate, per-day counter (one atomic update).
 //!
-//! Only committed versions are downloadable: every download reads the version item (one read) and
+//! Only committed versions are downloadable: every download reads the version item (one
+//! eventually consistent read; a miss is confirmed by a strong one) and
 //! serves the blob it names. A checksum from the `dl` URL must equal the version's. A `.crate`
 //! left behind by an interrupted publish (a blob no version refers to) is never served or
 //! counted, even by its checksum URL; the orphan sweep removes it later.
@@ -64,8 +65,16 @@ impl Registry {
         norm: &crate::domain::NormalizedName,
         version: &CrateVersion,
     ) -> DomainResult<Option<VersionRecord>> {
-        let Some(item) = self.items.get(&keys::version(norm, &version.identity())).await? else {
-            return Ok(None);
+        // A version item never changes once written except for its `yanked` flag (which a download
+        // ignores), so an eventually consistent read is enough; only a miss (a version published
+        // within the last second, or none) is confirmed with a strongly consistent read.
+        let key = keys::version(norm, &version.identity());
+        let item = match self.items.get_relaxed(&key).await? {
+            Some(item) => item,
+            None => match self.items.get(&key).await? {
+                Some(item) => item,
+                None => return Ok(None),
+            },
         };
         let record: VersionRecord = item.to_entity()?;
         Ok((record.vers == version.as_str()).then_some(record))

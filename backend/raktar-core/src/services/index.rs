@@ -7,8 +7,8 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{CrateName, DomainError, DomainResult, NormalizedName};
-use crate::model::{CrateRecord, OwnerRecord, VersionRecord, keys};
-use crate::store::{Query, SortKey, query_all};
+use crate::model::{CrateRecord, IndexFileRecord, OwnerRecord, VersionRecord, keys};
+use crate::store::{Condition, Item, Query, SortKey, TxOp, query_all};
 
 use super::{Principal, Registry};
 
@@ -28,6 +28,24 @@ pub fn build_file(versions: &[VersionRecord]) -> Bytes {
         out.push('\n');
     }
     Bytes::from(out)
+}
+
+/// Largest index file kept in its ready item (`CRATE#{norm}` / `INDEX`): well below the store's
+/// item size limit even with the JSON escaping of its quotes. Larger files are built from the
+/// version items on a miss (and cached in process).
+pub const READY_FILE_MAX_BYTES: usize = 200 * 1024;
+
+/// The ready index file item of a crate as of `file` (ETag `etag`), for the transaction that
+/// changes the crate's versions. Unconditional: the transaction's condition on the summary's
+/// `revision` already orders the writers.
+pub(crate) fn ready_file_op(norm: &NormalizedName, canonical: &str, file: &[u8], etag: &str) -> DomainResult<TxOp> {
+    Ok(TxOp::Put { item: ready_file_item(norm, canonical, file, etag)?, condition: None })
+}
+
+fn ready_file_item(norm: &NormalizedName, canonical: &str, file: &[u8], etag: &str) -> DomainResult<Item> {
+    let body = (file.len() <= READY_FILE_MAX_BYTES).then(|| String::from_utf8_lossy(file).into_owned());
+    let record = IndexFileRecord { name: canonical.to_owned(), etag: etag.to_owned(), body };
+    Ok(Item::from_entity(&keys::index_file(norm), keys::types::INDEX_FILE, &record)?)
 }
 
 /// A strong ETag (quoted) of an index file.
@@ -143,16 +161,29 @@ impl Registry {
         let marker = principal.and_then(|p| p.marker).or_else(|| self.items.change_marker());
         let cached = marker.and_then(|m| self.index_cache.fresh(&norm, m));
         let is_fresh = cached.is_some();
+        // A crate without a ready file item (absent, or last changed before ready files existed).
+        let mut without_ready_item = false;
         let (canonical, etag, body) = match cached {
             Some(f) => (f.name, f.etag, Some(f.body)),
-            None => {
-                let Some(item) = self.items.get(&keys::crate_summary(&norm)).await? else {
-                    return Err(not_found());
-                };
-                let summary: CrateRecord = item.to_entity()?;
-                let body = self.index_cache.body(&norm, &summary.index_etag);
-                (summary.name, summary.index_etag, body)
-            }
+            // The ready file, eventually consistent: at most about a second behind a publish or
+            // yank, which cargo already tolerates (it polls after a publish until the new version
+            // shows; a yank is advisory). Half the read units of a strong read.
+            None => match self.items.get_relaxed(&keys::index_file(&norm)).await? {
+                Some(item) => {
+                    let ready: IndexFileRecord = item.to_entity()?;
+                    let body = ready.body.map(Bytes::from).or_else(|| self.index_cache.body(&norm, &ready.etag));
+                    (ready.name, ready.etag, body)
+                }
+                None => {
+                    let Some(item) = self.items.get(&keys::crate_summary(&norm)).await? else {
+                        return Err(not_found());
+                    };
+                    let summary: CrateRecord = item.to_entity()?;
+                    without_ready_item = true;
+                    let body = self.index_cache.body(&norm, &summary.index_etag);
+                    (summary.name, summary.index_etag, body)
+                }
+            },
         };
         // Only the exact (lowercased) spelling has a file; cargo's `-`/`_` probes get 404.
         if canonical.to_ascii_lowercase() != lowercase_name {
@@ -176,9 +207,34 @@ impl Registry {
         // The ETag always describes the bytes we send, even if a write raced with this read.
         let built_etag = etag_of(&body);
         if built_etag == etag {
+            if without_ready_item {
+                self.backfill_ready_file(&norm, &canonical, &body, &etag);
+            }
             self.index_cache.put(norm, CachedFile { marker, name: canonical, etag: etag.clone(), body: body.clone() });
         }
         Ok(IndexFile::Full { etag: built_etag, body })
+    }
+
+    /// Writes the ready file item of a crate last changed before ready files existed, so later
+    /// fetches read one item. Best effort. Conditioned on the item not existing: a publish or yank
+    /// meanwhile writes a newer one, which this must not replace.
+    fn backfill_ready_file(&self, norm: &NormalizedName, canonical: &str, file: &[u8], etag: &str) {
+        let item = match ready_file_item(norm, canonical, file, etag) {
+            Ok(item) => item,
+            Err(e) => {
+                tracing::warn!(error = %e, krate = %canonical, "could not build a ready index file item");
+                return;
+            }
+        };
+        let items = self.items.clone();
+        let krate = canonical.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = items.put(item, Some(Condition::NotExists)).await
+                && !e.is_condition_failure()
+            {
+                tracing::warn!(error = %e, krate = %krate, "could not write a ready index file item");
+            }
+        });
     }
 
     /// Every version of a crate in publish order (one partition query).

@@ -14,7 +14,7 @@ use crate::store::item::{MAX_ITEM_BYTES, item_size};
 use crate::store::{Condition, Item, PutOutcome, TxOp, Update};
 
 use super::auth::{AuthCheck, Principal};
-use super::index::{CrateState, build_file, compute_max_version, etag_of};
+use super::index::{CrateState, build_file, compute_max_version, etag_of, ready_file_op};
 use super::{Registry, audit, clock, package};
 
 /// Publish limits (defaults follow the public registry).
@@ -854,6 +854,8 @@ impl Registry {
             Some(v.version.as_str()),
             detail,
         )?);
+        // Last, so the operations' positions above stay as the error mapping expects.
+        ops.push(ready_file_op(&norm, &summary.name, &file, &summary.index_etag)?);
         Ok((ops, summary, record))
     }
 }

@@ -159,6 +159,7 @@ impl Principal {
             },
             token: None,
             marker: None,
+            partial_user: false,
         }
     }
 }

@@ -335,12 +335,9 @@ impl Registry {
                 return Ok(user);
             }
             detail.insert("user".to_owned(), login.as_str().to_owned());
-            let condition = if user.revision == 0 {
-                Condition::AttrNotExists("revision".into())
-            } else {
-                Condition::AttrEquals("revision".into(), user.revision.into())
-            };
-            let ops = vec![
+            let condition = super::tokens::user_revision_condition(user.revision);
+            let after = UserRecord { role, ..user.clone() };
+            let mut ops = vec![
                 TxOp::Update {
                     key: keys::user(login),
                     update: update.set("revision", user.revision + 1),
@@ -348,6 +345,8 @@ impl Registry {
                 },
                 audit::event("oidc", "user-update", None, None, detail)?,
             ];
+            // A role from the provider applies to the user's tokens in the same transaction.
+            ops.extend(self.token_account_ops(login, &user, &after, ops.len()).await?);
             match self.items.transact(ops).await {
                 Ok(()) => {
                     tracing::info!(user = %login, role = role.as_str(), "user updated from the identity provider");
@@ -356,7 +355,7 @@ impl Registry {
                         .await?
                         .ok_or_else(|| DomainError::internal("user vanished right after its update"));
                 }
-                Err(e) if e.failed_condition_at(0) => continue,
+                Err(e) if e.is_condition_failure() => continue,
                 Err(e) => return Err(e.into()),
             }
         }

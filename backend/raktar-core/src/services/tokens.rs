@@ -6,14 +6,38 @@ use rand::Rng;
 use serde::Serialize;
 
 use crate::domain::{CratePattern, DomainError, DomainResult, Login, Scope};
-use crate::model::{TokenNameRecord, TokenRecord, UserRecord, keys};
-use crate::store::{Condition, Index, Item, Query, TxOp, query_all};
+use crate::model::{Role, TokenAccount, TokenNameRecord, TokenRecord, UserRecord, keys};
+use crate::store::{Condition, Index, Item, MAX_TX_OPS, Query, TxOp, Update, query_all};
 
 use super::auth::{TOKEN_PREFIX, hash_token};
 use super::{Registry, audit, clock};
 
 /// Length of the random part of a token (base62: about 238 bits).
 const TOKEN_RANDOM_CHARS: usize = 40;
+
+/// Most tokens one user may hold: a change of the user's role or disabled state rewrites the
+/// `account` of every token of the user in one transaction with the user item and its audit event
+/// (at most [`MAX_TX_OPS`] operations).
+pub const MAX_TOKENS_PER_USER: usize = 90;
+
+/// Attempts of an optimistic token creation (the user's `revision` moved meanwhile).
+const CREATE_ATTEMPTS: usize = 8;
+
+/// The optimistic-locking condition on a user item read at `revision` (0: written before users
+/// carried a revision).
+pub(crate) fn user_revision_condition(revision: u64) -> Condition {
+    if revision == 0 {
+        Condition::AttrNotExists("revision".into())
+    } else {
+        Condition::AttrEquals("revision".into(), revision.into())
+    }
+}
+
+/// Whether going from `before` to `after` takes rights away (disabling, demoting): such changes
+/// may rewrite the tokens ahead of the user item; changes that grant rights may not.
+fn restricts(before: &UserRecord, after: &UserRecord) -> bool {
+    (after.disabled && !before.disabled) || (before.role == Role::Admin && after.role != Role::Admin)
+}
 
 /// What a new token may do.
 #[derive(Debug, Clone)]
@@ -69,17 +93,13 @@ fn validate_token_name(name: &str) -> DomainResult<()> {
 
 impl Registry {
     /// Creates a token for a user. `actor` is who asked (the user, or an admin / the CLI).
+    ///
+    /// The token carries its user's [`TokenAccount`] as read from the user item; the same
+    /// transaction bumps the user's `revision` on the condition that it did not move, so a
+    /// concurrent change of the user's role or disabled state either sees the new token (and
+    /// rewrites it) or makes this creation retry with the new state.
     pub async fn create_token(&self, actor: &str, login: &Login, new: NewToken) -> DomainResult<CreatedToken> {
         validate_token_name(&new.name)?;
-        let user: UserRecord = self
-            .items
-            .get(&keys::user(login))
-            .await?
-            .ok_or_else(|| DomainError::not_found(format!("no user with login `{login}`")))?
-            .to_entity()?;
-        if user.disabled {
-            return Err(DomainError::bad_request(format!("the account `{login}` is disabled")));
-        }
         if let Some(secs) = new.expires_in_secs
             && (secs <= 0 || secs > 10 * 366 * 86_400)
         {
@@ -88,55 +108,148 @@ impl Registry {
         let mut scopes = if new.scopes.is_empty() { Scope::ALL.to_vec() } else { new.scopes.clone() };
         scopes.sort();
         scopes.dedup();
-        let now = clock::now();
-        let expires = new.expires_in_secs.map(|s| now + time::Duration::seconds(s));
-        let secret = generate_secret();
-        let hash = hash_token(&secret);
-        let record = TokenRecord {
-            login: login.as_str().to_owned(),
-            name: new.name.clone(),
-            scopes,
-            crates: new.crates.iter().map(|p| p.as_str().to_owned()).collect(),
-            created_at: clock::format(now),
-            expires_at: expires.map(clock::format),
-            expires_unix: expires.map(|t| t.unix_timestamp()),
-            last_used_at: None,
-            last_used_unix: None,
-            hint: secret.chars().take(TOKEN_PREFIX.len() + 4).collect(),
-        };
-        let (g1pk, g1sk) = keys::token_index(login, &new.name);
-        let mut detail = BTreeMap::new();
-        detail.insert("token".to_owned(), new.name.clone());
-        detail.insert("user".to_owned(), login.as_str().to_owned());
-        let ops = vec![
-            TxOp::Put {
-                item: Item::from_entity(
-                    &keys::token_name(login, &new.name),
-                    keys::types::TOKEN_NAME,
-                    &TokenNameRecord { hash: hash.clone() },
-                )?,
-                condition: Some(Condition::NotExists),
-            },
-            TxOp::Put {
-                item: Item::from_entity(&keys::token(&hash), keys::types::TOKEN, &record)?.with_index(
-                    Index::Gsi1,
-                    g1pk,
-                    g1sk,
-                ),
-                condition: Some(Condition::NotExists),
-            },
-            audit::event(actor, "token-create", None, None, detail)?,
-        ];
-        match self.items.transact(ops).await {
-            Ok(()) => {
-                tracing::info!(user = %login, token = %new.name, "token created");
-                Ok(CreatedToken { secret, record })
+        for _ in 0..CREATE_ATTEMPTS {
+            let user: UserRecord = self
+                .items
+                .get(&keys::user(login))
+                .await?
+                .ok_or_else(|| DomainError::not_found(format!("no user with login `{login}`")))?
+                .to_entity()?;
+            if user.disabled {
+                return Err(DomainError::bad_request(format!("the account `{login}` is disabled")));
             }
-            Err(e) if e.failed_condition_at(0) => {
-                Err(DomainError::conflict(format!("user `{login}` already has a token named `{}`", new.name)))
+            let held = self.user_token_hashes(login).await?.len();
+            if held >= MAX_TOKENS_PER_USER {
+                return Err(DomainError::bad_request(format!(
+                    "user `{login}` already holds {held} tokens, the most one user may hold ({MAX_TOKENS_PER_USER}); revoke one first"
+                )));
             }
-            Err(e) => Err(e.into()),
+            let now = clock::now();
+            let expires = new.expires_in_secs.map(|s| now + time::Duration::seconds(s));
+            let secret = generate_secret();
+            let hash = hash_token(&secret);
+            let record = TokenRecord {
+                login: login.as_str().to_owned(),
+                name: new.name.clone(),
+                scopes: scopes.clone(),
+                crates: new.crates.iter().map(|p| p.as_str().to_owned()).collect(),
+                created_at: clock::format(now),
+                expires_at: expires.map(clock::format),
+                expires_unix: expires.map(|t| t.unix_timestamp()),
+                last_used_at: None,
+                last_used_unix: None,
+                hint: secret.chars().take(TOKEN_PREFIX.len() + 4).collect(),
+                account: Some(TokenAccount::of(&user)),
+            };
+            let (g1pk, g1sk) = keys::token_index(login, &new.name);
+            let mut detail = BTreeMap::new();
+            detail.insert("token".to_owned(), new.name.clone());
+            detail.insert("user".to_owned(), login.as_str().to_owned());
+            let ops = vec![
+                TxOp::Put {
+                    item: Item::from_entity(
+                        &keys::token_name(login, &new.name),
+                        keys::types::TOKEN_NAME,
+                        &TokenNameRecord { hash: hash.clone() },
+                    )?,
+                    condition: Some(Condition::NotExists),
+                },
+                TxOp::Put {
+                    item: Item::from_entity(&keys::token(&hash), keys::types::TOKEN, &record)?.with_index(
+                        Index::Gsi1,
+                        g1pk,
+                        g1sk,
+                    ),
+                    condition: Some(Condition::NotExists),
+                },
+                TxOp::Update {
+                    key: keys::user(login),
+                    update: Update::new().set("revision", user.revision + 1),
+                    condition: Some(user_revision_condition(user.revision)),
+                },
+                audit::event(actor, "token-create", None, None, detail)?,
+            ];
+            match self.items.transact(ops).await {
+                Ok(()) => {
+                    tracing::info!(user = %login, token = %new.name, "token created");
+                    return Ok(CreatedToken { secret, record });
+                }
+                Err(e) if e.failed_condition_at(0) => {
+                    return Err(DomainError::conflict(format!(
+                        "user `{login}` already has a token named `{}`",
+                        new.name
+                    )));
+                }
+                // The user changed (or was deleted) since it was read: read it again.
+                Err(e) if e.failed_condition_at(2) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
+        Err(DomainError::conflict(format!("user `{login}` is being changed concurrently; please retry")))
+    }
+
+    /// The hashes of a user's tokens, from the token-name markers in the user's partition (a
+    /// strongly consistent table query, unlike the token index).
+    pub(crate) async fn user_token_hashes(&self, login: &Login) -> DomainResult<Vec<String>> {
+        let q = Query::partition(keys::user_pk(login)).prefix(keys::TOKEN_NAME_PREFIX);
+        let mut hashes = Vec::new();
+        for item in query_all(self.items.as_ref(), &q).await? {
+            hashes.push(item.to_entity::<TokenNameRecord>()?.hash);
+        }
+        Ok(hashes)
+    }
+
+    /// The token side of a change of a user from `before` to `after` (role, disabled state): the
+    /// operations that rewrite the `account` of every token of the user, to commit in the same
+    /// transaction as the user item (each conditioned on the token still existing: a token
+    /// revoked meanwhile makes the transaction fail, and the caller retries). `None` when the
+    /// change leaves the tokens' [`TokenAccount`] as it is.
+    ///
+    /// A user holding more tokens than fit in that transaction (only possible for tokens created
+    /// before [`MAX_TOKENS_PER_USER`]) is handled only when the change takes rights away: the
+    /// tokens are rewritten first, in transactions of their own, and the user item last (a failure
+    /// in between leaves tokens more restricted than their user, never less). A change that grants
+    /// rights to such a user is refused until tokens are revoked.
+    pub(crate) async fn token_account_ops(
+        &self,
+        login: &Login,
+        before: &UserRecord,
+        after: &UserRecord,
+        reserved_ops: usize,
+    ) -> DomainResult<Vec<TxOp>> {
+        let account = TokenAccount::of(after);
+        if TokenAccount::of(before) == account {
+            return Ok(Vec::new());
+        }
+        let hashes = self.user_token_hashes(login).await?;
+        let ops: Vec<TxOp> = hashes
+            .iter()
+            .map(|hash| {
+                Ok(TxOp::Update {
+                    key: keys::token(hash),
+                    update: Update::new().set("account", serde_json::to_value(account)?),
+                    condition: Some(Condition::Exists),
+                })
+            })
+            .collect::<Result<_, serde_json::Error>>()
+            .map_err(|e| DomainError::internal(format!("token account: {e}")))?;
+        if ops.len() + reserved_ops <= MAX_TX_OPS {
+            return Ok(ops);
+        }
+        if !restricts(before, after) {
+            return Err(DomainError::bad_request(format!(
+                "user `{login}` holds {} tokens, more than can be updated with the account at once ({}); revoke some first",
+                ops.len(),
+                MAX_TX_OPS - reserved_ops
+            )));
+        }
+        let mut ops = ops;
+        while !ops.is_empty() {
+            let rest = ops.split_off(ops.len().min(MAX_TX_OPS));
+            let chunk = std::mem::replace(&mut ops, rest);
+            self.items.transact(chunk).await?;
+        }
+        Ok(Vec::new())
     }
 
     /// Creates a token that belongs to no user account: a trusted-publishing token, whose
@@ -167,6 +280,8 @@ impl Registry {
             last_used_at: None,
             last_used_unix: None,
             hint: secret.chars().take(TOKEN_PREFIX.len() + 4).collect(),
+            // No account: the CI identity is not a user (see `trustpub::token_user`).
+            account: None,
         };
         let mut item = Item::from_entity(&keys::token(&hash), keys::types::TOKEN, &record)?;
         item.set(keys::TTL_ATTR, expires.unix_timestamp().into());

@@ -617,6 +617,7 @@ mod tests {
             last_used_at: None,
             last_used_unix: None,
             hint: "rkt_abcd".into(),
+            account: None,
         };
         let principal = Principal::new(token_user(&token).unwrap(), Some(token));
         assert!(principal.is_trusted_publisher() && !principal.is_unrestricted() && !principal.acts_as_admin());

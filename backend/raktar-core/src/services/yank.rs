@@ -7,7 +7,7 @@ use crate::model::{CrateRecord, IndexLine, VersionRecord, keys};
 use crate::store::{Condition, TxOp, Update};
 
 use super::auth::{AuthCheck, Principal};
-use super::index::{build_file, compute_max_version, etag_of};
+use super::index::{build_file, compute_max_version, etag_of, ready_file_op};
 use super::publish::{summary_update, version_identity};
 use super::{Registry, audit, clock};
 
@@ -80,6 +80,7 @@ impl Registry {
                     Some(&record.vers),
                     BTreeMap::new(),
                 )?,
+                ready_file_op(&norm, &summary.name, &file, &summary.index_etag)?,
             ];
             match self.items.transact(ops).await {
                 Ok(()) => {

@@ -146,6 +146,12 @@ impl ItemStore for CountingItemStore {
         self.inner.get(key).await
     }
 
+    /// Forwarded (counted as a `get`).
+    async fn get_relaxed(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        bump(&self.counters.get);
+        self.inner.get_relaxed(key).await
+    }
+
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         bump(&self.counters.query);
         self.inner.query(query).await

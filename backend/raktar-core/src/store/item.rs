@@ -382,6 +382,14 @@ pub trait ItemStore: Send + Sync + 'static {
     /// Reads one item (strongly consistent).
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
 
+    /// Reads one item where an answer up to about a second old is harmless (the sparse index
+    /// file, an immutable version item): a driver may answer from an eventually consistent
+    /// replica (DynamoDB: half the read units of [`get`](Self::get)). Never for authentication or
+    /// read-modify-write. The default reads strongly.
+    async fn get_relaxed(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.get(key).await
+    }
+
     /// Queries one partition of the table or an index, in sort-key order. Table queries are strongly
     /// consistent; index queries may lag behind (as in DynamoDB).
     async fn query(&self, query: &Query) -> Result<Page, StoreError>;

@@ -55,6 +55,7 @@ macro_rules! suite {
 suite!(
     get_absent,
     put_get_roundtrip,
+    get_relaxed_reads_the_item,
     put_replaces_whole_item,
     put_rejects_invalid_items,
     put_condition_not_exists,
@@ -221,6 +222,18 @@ pub async fn put_get_roundtrip(store: Arc<dyn ItemStore>) {
     assert_eq!(get(&*store, &key).await, Some(it));
     // Another sort key in the same partition is still absent.
     assert_eq!(get(&*store, &s.key("A", "ITEM#2")).await, None);
+}
+
+/// A relaxed (possibly eventually consistent) read returns the item a completed write left, and
+/// `None` for an absent key. (Every store under test answers relaxed reads from a replica that
+/// has caught up by the time the write returned, or from the primary.)
+pub async fn get_relaxed_reads_the_item(store: Arc<dyn ItemStore>) {
+    let s = Space::new("get_relaxed_reads_the_item");
+    let key = s.key("A", "ITEM#1");
+    assert_eq!(store.get_relaxed(&key).await.unwrap_or_else(|e| panic!("get_relaxed: {e}")), None);
+    let it = item(&key, json!({"type": "Thing", "n": 1}));
+    put(&*store, it.clone()).await;
+    assert_eq!(store.get_relaxed(&key).await.unwrap_or_else(|e| panic!("get_relaxed: {e}")), Some(it));
 }
 
 /// A put replaces the whole item: attributes absent from the new item are gone.
@@ -1012,6 +1025,7 @@ macro_rules! item_store_conformance {
             $module, $make;
             get_absent,
             put_get_roundtrip,
+            get_relaxed_reads_the_item,
             put_replaces_whole_item,
             put_rejects_invalid_items,
             put_condition_not_exists,

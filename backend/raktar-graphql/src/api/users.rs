@@ -23,7 +23,12 @@ pub struct UsersQuery;
 impl UsersQuery {
     /// The caller's own account; null when the request carries no credentials.
     async fn me(&self, ctx: &Context<'_>) -> Res<Option<UserObj>> {
-        Ok(env(ctx)?.caller.map(|p| UserObj::new(Arc::new(p.user.clone()))))
+        let env = env(ctx)?;
+        match env.caller {
+            // A token principal carries only what authorization needs; read the whole account.
+            Some(p) => Ok(Some(UserObj::new(Arc::new(env.registry.caller_user(p).await?)))),
+            None => Ok(None),
+        }
     }
 
     /// The user directory, by login.
