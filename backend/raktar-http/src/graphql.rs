@@ -87,11 +87,17 @@ async fn execute(
             );
         }
     };
-    let principal = match auth {
-        Ok(Auth(principal)) => principal,
+    let auth = match auth {
+        Ok(auth) => auth,
         Err(e) => return failure(StatusCode::OK, request_error(&e.error)),
     };
-    let response = state.schema.execute(request, principal).await;
+    // The session the caller signed in with (none when a token authenticated the request).
+    let session = auth
+        .via_session()
+        .then(|| session_cookie(&headers, state.secure_cookies()).map(str::to_owned))
+        .flatten()
+        .map(|s| raktar_graphql::SessionSecret(Some(s)));
+    let response = state.schema.execute_for(request, auth.0, session).await;
     bounded(response, state.schema.max_response_bytes())
 }
 

@@ -42,6 +42,8 @@ pub struct AppState {
     pub graphiql: bool,
     /// The built web UI, served as the fallback route ([`ui`]); `None`: API only.
     pub ui_dir: Option<ui::UiDir>,
+    /// The name users give this registry in their cargo configuration (`Query.registry`).
+    pub registry_name: Arc<str>,
 }
 
 impl AppState {
@@ -54,7 +56,29 @@ impl AppState {
             schema,
             graphiql: false,
             ui_dir: None,
+            registry_name: Arc::from("raktar"),
         }
+        .with_site()
+    }
+
+    /// Tells the GraphQL schema what this site is (`Query.registry`), after a setting changed.
+    fn with_site(mut self) -> Self {
+        let site = raktar_graphql::SiteInfo {
+            name: "Raktar".to_owned(),
+            registry_name: self.registry_name.to_string(),
+            public_url: self.public_url.to_string(),
+            public_read: !self.registry.config().auth_required,
+            password_sign_in: self.web.local_login,
+            sso_label: self.web.oidc.as_ref().map(|o| o.display_name().to_owned()),
+        };
+        self.schema = self.schema.clone().with_site(site);
+        self
+    }
+
+    /// The name users give this registry in their cargo configuration (default `raktar`).
+    pub fn with_registry_name(mut self, name: &str) -> Self {
+        self.registry_name = Arc::from(name);
+        self.with_site()
     }
 
     /// Serves (or not) the built web UI from this directory.
@@ -72,7 +96,7 @@ impl AppState {
     /// Replaces the web sign-in settings.
     pub fn with_web(mut self, web: web::WebSettings) -> Self {
         self.web = Arc::new(web);
-        self
+        self.with_site()
     }
 
     /// Cookies get `Secure` (and the session cookie the `__Host-` prefix) when served over https.

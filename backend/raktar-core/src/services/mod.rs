@@ -11,6 +11,7 @@ pub mod crates;
 pub mod downloads;
 pub mod import;
 pub mod index;
+pub mod listings;
 pub mod owners;
 pub mod package;
 pub mod passwords;
@@ -23,6 +24,7 @@ mod store_errors;
 pub mod sweep;
 pub mod tokens;
 pub mod users;
+pub mod views;
 pub mod yank;
 
 use std::sync::Arc;
@@ -66,6 +68,7 @@ pub struct Registry {
     pub(crate) config: RegistryConfig,
     pub(crate) index_cache: index::IndexCache,
     pub(crate) catalog: search::Catalog,
+    pub(crate) download_totals: listings::DownloadTotals,
     pub(crate) principals: auth::PrincipalCache,
     /// Token hash -> unix time of the last `last_used` write this process made (write throttle).
     pub(crate) last_used_writes: std::sync::Mutex<std::collections::HashMap<String, i64>>,
@@ -82,6 +85,7 @@ impl Registry {
             config,
             index_cache: index::IndexCache::default(),
             catalog: search::Catalog::default(),
+            download_totals: listings::DownloadTotals::default(),
             principals: auth::PrincipalCache::default(),
             last_used_writes: std::sync::Mutex::default(),
             crate_locks: (0..CRATE_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),

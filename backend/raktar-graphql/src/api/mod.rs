@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod crates;
+pub mod registry;
 pub mod tokens;
 pub mod users;
 
@@ -9,7 +10,13 @@ use async_graphql::MergedObject;
 
 /// Every query of the v1 contract.
 #[derive(MergedObject, Default)]
-pub struct Query(crates::CratesQuery, users::UsersQuery, tokens::TokensQuery, audit::AuditQuery);
+pub struct Query(
+    registry::RegistryQuery,
+    crates::CratesQuery,
+    users::UsersQuery,
+    tokens::TokensQuery,
+    audit::AuditQuery,
+);
 
 /// Every mutation of the v1 contract.
 #[derive(MergedObject, Default)]
