@@ -20,7 +20,6 @@ pub(crate) struct Env<'a> {
     pub budget: &'a ResponseBudget,
     pub site: &'a SiteInfo,
     /// The secret of the request's web session, if it came with one.
-    #[allow(dead_code)]
     pub session: Option<&'a str>,
 }
 

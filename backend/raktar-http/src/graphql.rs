@@ -150,7 +150,7 @@ fn bounded(response: GqlResponse, cap: usize) -> Response {
 }
 
 /// The path part of the public URL (`https://host/registry` -> `/registry`).
-fn base_path(public_url: &str) -> &str {
+pub(crate) fn base_path(public_url: &str) -> &str {
     let rest = public_url.split_once("://").map_or(public_url, |(_, r)| r);
     rest.find('/').map_or("", |i| &rest[i..])
 }

@@ -15,7 +15,9 @@ pub mod error;
 pub mod graphql;
 pub mod oidc;
 pub mod server;
+pub mod spa_auth;
 pub mod ui;
+pub mod ui_redirects;
 pub mod web;
 
 use std::sync::Arc;
@@ -104,9 +106,10 @@ impl AppState {
         self.public_url.starts_with("https://")
     }
 
-    /// Where users get a token (the `login_url` of the 401 challenge).
+    /// Where users get a token (the `login_url` of the 401 challenge): the web UI's tokens page
+    /// when the UI is served, else the server-rendered `/me`.
     pub fn login_url(&self) -> String {
-        format!("{}/me", self.public_url)
+        if self.ui_dir.is_some() { format!("{}/tokens", self.public_url) } else { format!("{}/me", self.public_url) }
     }
 }
 
@@ -115,19 +118,35 @@ const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
 /// Builds the application router.
 pub fn router(state: AppState) -> Router {
-    let mut app = Router::new().merge(cargo::routes(&state)).merge(web::routes()).merge(graphql::routes());
+    let mut app = Router::new()
+        .merge(cargo::routes(&state))
+        .merge(web::routes())
+        .merge(graphql::routes())
+        .merge(spa_auth::routes());
     if let Some(dir) = state.ui_dir.clone() {
         app = app.fallback(move |request: axum::extract::Request| ui::serve(dir.clone(), request));
     }
     app
         // The one CSRF check (cookie-authenticated state changes), before any handler runs.
-        .layer(axum::middleware::from_fn(auth::csrf_guard))
+        .layer(axum::middleware::from_fn(csrf_guard))
+        // With the web UI served, the server-rendered pages lead to the app's.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ui_redirects::redirect_pages))
         // No HTML answer may be framed (clickjacking): one place for every page.
         .layer(axum::middleware::from_fn(html_security_headers))
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(error::panic_response))
         .with_state(state)
+}
+
+/// The one CSRF check ([`auth::csrf_guard`]) on every route but the web UI's sign-in and
+/// sign-out, which check what they need themselves ([`spa_auth`]): a browser with a stale session
+/// cookie must still be able to sign in, and to clear that cookie.
+async fn csrf_guard(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    if spa_auth::checks_itself(request.uri().path()) {
+        return next.run(request).await;
+    }
+    auth::csrf_guard(request, next).await
 }
 
 /// Adds `X-Frame-Options: DENY` and a `Content-Security-Policy` with `frame-ancestors 'none'` to

@@ -99,7 +99,8 @@ fn hit(r: &Arc<CrateRecord>) -> SearchHit {
     }
 }
 
-/// Counts of `names(record)` over `records`, most crates first, then by name.
+/// Counts of `names(record)` over `records` (spellings with the same `key` counted together, a
+/// crate once), most crates first, then by name.
 fn count_names<'r>(
     records: &'r [Arc<CrateRecord>],
     names: impl Fn(&'r CrateRecord) -> &'r [String],
@@ -112,7 +113,13 @@ fn count_names<'r>(
         for n in names(r) {
             let k = key(n);
             if seen.insert(k.clone()) {
-                counts.entry(k).or_insert_with(|| (n.clone(), 0)).1 += 1;
+                // Shown in lowercase; of several spellings, the smallest (`web-dev` before `web_dev`).
+                let shown = n.to_lowercase();
+                let entry = counts.entry(k).or_insert_with(|| (shown.clone(), 0));
+                if shown < entry.0 {
+                    entry.0 = shown;
+                }
+                entry.1 += 1;
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The root types, split by area and merged.
 
+pub mod account;
 pub mod audit;
 pub mod crates;
 pub mod registry;
@@ -16,8 +17,9 @@ pub struct Query(
     users::UsersQuery,
     tokens::TokensQuery,
     audit::AuditQuery,
+    account::AccountQuery,
 );
 
 /// Every mutation of the v1 contract.
 #[derive(MergedObject, Default)]
-pub struct Mutation(crates::CratesMutation, tokens::TokensMutation, users::AdminMutation);
+pub struct Mutation(crates::CratesMutation, tokens::TokensMutation, users::AdminMutation, account::AccountMutation);

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, CursorType, Edge, OpaqueCursor};
-use async_graphql::{Context, InputObject, Object};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use raktar_core::domain::{DomainError, Login};
 
+use crate::api::registry::TotalCount;
 use crate::context::env;
 use crate::error::Res;
 use crate::limits::LIST_ITEM_BYTES;
@@ -14,7 +15,16 @@ use crate::types::krate::{MAX_PAGE, page_cost};
 use crate::types::user::{RoleGql, UserObj};
 
 /// Users, a page at a time, by login (Relay cursor connection).
-pub type UserConnection = Connection<OpaqueCursor<String>, UserObj>;
+pub type UserConnection = Connection<OpaqueCursor<String>, UserObj, TotalCount>;
+
+/// A temporary password set by an administrator.
+#[derive(SimpleObject)]
+pub struct PasswordReset {
+    /// The new password: shown this once; give it to the user over a trusted channel.
+    pub temporary_password: String,
+    /// The user, whose web sessions have ended.
+    pub user: UserObj,
+}
 
 #[derive(Default)]
 pub struct UsersQuery;
@@ -26,11 +36,13 @@ impl UsersQuery {
         Ok(env(ctx)?.caller.map(|p| UserObj::new(Arc::new(p.user.clone()))))
     }
 
-    /// The user directory, by login.
+    /// The user directory, by login. `query` keeps the users whose login, display name or (for
+    /// administrators) e-mail address contains it (case-insensitive).
     #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
+        query: Option<String>,
         #[graphql(default = 50)] first: i32,
         after: Option<String>,
     ) -> Res<UserConnection> {
@@ -46,9 +58,19 @@ impl UsersQuery {
             None => None,
         };
         let env = env(ctx)?;
-        let page = env.registry.list_users(env.caller, after.as_ref(), u32::try_from(first).unwrap_or(0)).await?;
+        if query.as_ref().is_some_and(|q| q.len() > 200) {
+            return Err(DomainError::bad_request("`query` is at most 200 bytes").into());
+        }
+        let page = env
+            .registry
+            .search_users(env.caller, query.as_deref(), after.as_ref(), u32::try_from(first).unwrap_or(0))
+            .await?;
         env.charge(page.users.len().saturating_mul(LIST_ITEM_BYTES))?;
-        let mut conn = Connection::new(after.is_some(), page.has_more);
+        let mut conn = Connection::with_additional_fields(
+            after.is_some(),
+            page.has_more,
+            TotalCount { total_count: page.total as u64 },
+        );
         conn.edges.extend(
             page.users.into_iter().map(|u| Edge::new(OpaqueCursor(u.login.clone()), UserObj::new(Arc::new(u)))),
         );
@@ -125,6 +147,25 @@ impl AdminMutation {
         let login = Login::parse(&login)?;
         env.registry.unlink_identity(env.caller, &login, &issuer, &subject).await?;
         user_after_change(&env, &login).await
+    }
+
+    /// Sets a new random password for a user and ends their web sessions (administrators; a token
+    /// must be unrestricted). The password is returned this once.
+    async fn reset_user_password(&self, ctx: &Context<'_>, login: String) -> Res<PasswordReset> {
+        let env = env(ctx)?;
+        let login = Login::parse(&login)?;
+        let (user, password) = env.registry.reset_user_password(env.caller, &login).await?;
+        clear_all(env.loaders);
+        Ok(PasswordReset { temporary_password: password, user: UserObj::new(Arc::new(user)) })
+    }
+
+    /// Ends every web session of a user; their tokens keep working (administrators; a token must
+    /// be unrestricted).
+    async fn revoke_user_sessions(&self, ctx: &Context<'_>, login: String) -> Res<UserObj> {
+        let env = env(ctx)?;
+        let login = Login::parse(&login)?;
+        let user = env.registry.admin_revoke_user_sessions(env.caller, &login).await?;
+        Ok(UserObj::new(Arc::new(user)))
     }
 
     /// Re-enables a disabled user (administrators; a token must be unrestricted).
