@@ -17,10 +17,9 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use futures::future::{BoxFuture, FutureExt, Shared, join_all};
 use raktar_core::Registry;
 use raktar_core::domain::{DomainResult, Login, NormalizedName};
-use raktar_core::model::{CrateRecord, UserRecord};
 use raktar_core::services::Principal;
 use raktar_core::services::crates::DownloadStats;
-use raktar_core::services::views::VersionView;
+use raktar_core::services::views::{CrateView, UserView, VersionView};
 
 use crate::error::to_graphql;
 
@@ -116,10 +115,10 @@ pub trait LoadKey: Clone + Eq + Hash + Send + Sync + 'static {
 }
 
 impl LoadKey for CrateKey {
-    type Value = Arc<CrateRecord>;
+    type Value = Arc<CrateView>;
 
     async fn read(self, registry: Arc<Registry>, caller: Arc<Option<Principal>>) -> DomainResult<Option<Self::Value>> {
-        Ok(registry.crate_summary(caller.as_ref().as_ref(), &self.0).await?.map(Arc::new))
+        Ok(registry.crate_view(caller.as_ref().as_ref(), &self.0).await?.map(Arc::new))
     }
 }
 
@@ -142,10 +141,10 @@ impl LoadKey for OwnersKey {
 }
 
 impl LoadKey for UserKey {
-    type Value = Arc<UserRecord>;
+    type Value = Arc<UserView>;
 
     async fn read(self, registry: Arc<Registry>, caller: Arc<Option<Principal>>) -> DomainResult<Option<Self::Value>> {
-        Ok(registry.user_by_login(caller.as_ref().as_ref(), &self.0).await?.map(Arc::new))
+        Ok(registry.user_view(caller.as_ref().as_ref(), &self.0).await?.map(Arc::new))
     }
 }
 

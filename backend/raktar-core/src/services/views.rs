@@ -3,9 +3,10 @@
 //! when) and the crates that depend on a crate with their requirement ([`DependentView`]). The
 //! edges map these and never parse stored formats themselves.
 
-use std::sync::Arc;
-
 use serde::Deserialize;
+
+/// The role of a user, part of [`UserView`].
+pub use crate::model::Role;
 
 use crate::domain::{DomainError, DomainResult, NormalizedName};
 use crate::model::{CrateRecord, IndexLine, VersionRecord, keys};
@@ -171,8 +172,8 @@ impl VersionView {
 /// A crate that depends on another, with how.
 #[derive(Debug, Clone)]
 pub struct DependentView {
-    /// The dependent crate's summary.
-    pub summary: Arc<CrateRecord>,
+    /// The dependent crate.
+    pub krate: CrateView,
     /// The dependent's version that declares the dependency (its highest version).
     pub version: String,
     pub req: String,
@@ -255,9 +256,108 @@ impl Registry {
                 kind: d.kind,
                 optional: d.optional,
                 target: d.target.clone(),
-                summary,
+                krate: CrateView::from(summary.as_ref()),
             });
         }
         Ok(DependentsPage { dependents, total: page.total })
+    }
+}
+
+/// A crate as the API shows it (the summary of its highest version, without storage fields).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrateView {
+    /// Canonical spelling (as first published).
+    pub name: String,
+    pub description: Option<String>,
+    pub keywords: Vec<String>,
+    pub categories: Vec<String>,
+    pub license: Option<String>,
+    pub homepage: Option<String>,
+    pub repository: Option<String>,
+    pub documentation: Option<String>,
+    /// Highest non-yanked version (highest version when all are yanked).
+    pub max_version: String,
+    /// Versions ever published.
+    pub version_count: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&CrateRecord> for CrateView {
+    fn from(r: &CrateRecord) -> Self {
+        Self {
+            name: r.name.clone(),
+            description: r.description.clone(),
+            keywords: r.keywords.clone(),
+            categories: r.categories.clone(),
+            license: r.license.clone(),
+            homepage: r.homepage.clone(),
+            repository: r.repository.clone(),
+            documentation: r.documentation.clone(),
+            max_version: r.max_version.clone(),
+            version_count: r.version_count,
+            created_at: r.created_at.clone(),
+            updated_at: r.updated_at.clone(),
+        }
+    }
+}
+
+/// A user as the API shows it: never the password hash or identity bindings. The e-mail address
+/// is here; the edge shows it only to callers [`super::crates::sees_private_details`] allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserView {
+    pub id: u32,
+    pub login: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: String,
+}
+
+impl From<&crate::model::UserRecord> for UserView {
+    fn from(u: &crate::model::UserRecord) -> Self {
+        Self {
+            id: u.id,
+            login: u.login.clone(),
+            name: u.name.clone(),
+            email: u.email.clone(),
+            role: u.role,
+            disabled: u.disabled,
+            created_at: u.created_at.clone(),
+        }
+    }
+}
+
+impl From<crate::model::UserRecord> for UserView {
+    fn from(u: crate::model::UserRecord) -> Self {
+        Self::from(&u)
+    }
+}
+
+impl super::search::SearchHit {
+    /// The crate of this hit as the API shows it, when the catalog had its summary.
+    pub fn view(&self) -> Option<CrateView> {
+        self.summary.as_deref().map(CrateView::from)
+    }
+}
+
+impl Registry {
+    /// A crate as the API shows it (any spelling of the name leads to its normalized form).
+    pub async fn crate_view(
+        &self,
+        principal: Option<&Principal>,
+        norm: &NormalizedName,
+    ) -> DomainResult<Option<CrateView>> {
+        Ok(self.crate_summary(principal, norm).await?.as_ref().map(CrateView::from))
+    }
+
+    /// A user as the API shows it.
+    pub async fn user_view(
+        &self,
+        principal: Option<&Principal>,
+        login: &crate::domain::Login,
+    ) -> DomainResult<Option<UserView>> {
+        Ok(self.user_by_login(principal, login).await?.map(UserView::from))
     }
 }

@@ -23,7 +23,7 @@ impl CratesQuery {
         let name = CrateName::parse(&name)?;
         let env = env(ctx)?;
         let norm = name.normalized();
-        let Some(summary) = env.registry.crate_summary(env.caller, &norm).await? else { return Ok(None) };
+        let Some(summary) = env.registry.crate_view(env.caller, &norm).await? else { return Ok(None) };
         let summary = std::sync::Arc::new(summary);
         env.loaders.feed_one(CrateKey(norm), summary.clone()).await;
         Ok(Some(CrateObj::from_summary(summary)))
@@ -120,7 +120,7 @@ async fn change_owners(ctx: &Context<'_>, krate: &str, logins: &[String], add: b
     clear_all(env.loaders);
     let summary = env
         .registry
-        .crate_summary(env.caller, &name.normalized())
+        .crate_view(env.caller, &name.normalized())
         .await?
         .ok_or_else(|| DomainError::not_found(format!("crate `{name}` does not exist")))?;
     Ok(CrateObj::from_summary(std::sync::Arc::new(summary)))

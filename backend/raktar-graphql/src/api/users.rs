@@ -1,7 +1,5 @@
 //! Users: the current user, the directory, one user; administration of users.
 
-use std::sync::Arc;
-
 use async_graphql::connection::{Connection, CursorType, Edge, OpaqueCursor};
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use raktar_core::domain::{DomainError, Login};
@@ -33,7 +31,7 @@ pub struct UsersQuery;
 impl UsersQuery {
     /// The caller's own account; null when the request carries no credentials.
     async fn me(&self, ctx: &Context<'_>) -> Res<Option<UserObj>> {
-        Ok(env(ctx)?.caller.map(|p| UserObj::new(Arc::new(p.user.clone()))))
+        Ok(env(ctx)?.caller.map(|p| UserObj::of(&p.user)))
     }
 
     /// The user directory, by login. `query` keeps the users whose login, display name or (for
@@ -71,9 +69,7 @@ impl UsersQuery {
             page.has_more,
             TotalCount { total_count: page.total as u64 },
         );
-        conn.edges.extend(
-            page.users.into_iter().map(|u| Edge::new(OpaqueCursor(u.login.clone()), UserObj::new(Arc::new(u)))),
-        );
+        conn.edges.extend(page.users.into_iter().map(|u| Edge::new(OpaqueCursor(u.login.clone()), UserObj::of(u))));
         Ok(conn)
     }
 
@@ -107,7 +103,7 @@ impl AdminMutation {
         let user =
             env.registry.admin_create_user(env.caller, &login, input.name, input.email, input.role.into()).await?;
         clear_all(env.loaders);
-        Ok(UserObj::new(Arc::new(user)))
+        Ok(UserObj::of(user))
     }
 
     /// Changes a user's role (administrators, not on themselves; a token must be unrestricted).
@@ -116,7 +112,7 @@ impl AdminMutation {
         let login = Login::parse(&login)?;
         let user = env.registry.set_user_role(env.caller, &login, role.into()).await?;
         clear_all(env.loaders);
-        Ok(UserObj::new(Arc::new(user)))
+        Ok(UserObj::of(user))
     }
 
     /// Disables a user: their tokens and sessions stop working at once (administrators, not on
@@ -126,7 +122,7 @@ impl AdminMutation {
         let login = Login::parse(&login)?;
         let user = env.registry.set_user_disabled(env.caller, &login, true).await?;
         clear_all(env.loaders);
-        Ok(UserObj::new(Arc::new(user)))
+        Ok(UserObj::of(user))
     }
 
     /// Links an external (OIDC) identity, named by its issuer and subject, to an existing account:
@@ -156,7 +152,7 @@ impl AdminMutation {
         let login = Login::parse(&login)?;
         let (user, password) = env.registry.reset_user_password(env.caller, &login).await?;
         clear_all(env.loaders);
-        Ok(PasswordReset { temporary_password: password, user: UserObj::new(Arc::new(user)) })
+        Ok(PasswordReset { temporary_password: password, user: UserObj::of(user) })
     }
 
     /// Ends every web session of a user; their tokens keep working (administrators; a token must
@@ -165,7 +161,7 @@ impl AdminMutation {
         let env = env(ctx)?;
         let login = Login::parse(&login)?;
         let user = env.registry.admin_revoke_user_sessions(env.caller, &login).await?;
-        Ok(UserObj::new(Arc::new(user)))
+        Ok(UserObj::of(user))
     }
 
     /// Re-enables a disabled user (administrators; a token must be unrestricted).
@@ -174,7 +170,7 @@ impl AdminMutation {
         let login = Login::parse(&login)?;
         let user = env.registry.set_user_disabled(env.caller, &login, false).await?;
         clear_all(env.loaders);
-        Ok(UserObj::new(Arc::new(user)))
+        Ok(UserObj::of(user))
     }
 }
 
@@ -186,5 +182,5 @@ async fn user_after_change(env: &crate::context::Env<'_>, login: &Login) -> Res<
         .get_user(login)
         .await?
         .ok_or_else(|| DomainError::not_found(format!("no user with login `{login}`")))?;
-    Ok(UserObj::new(Arc::new(user)))
+    Ok(UserObj::of(user))
 }

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use async_graphql::connection::{Connection, CursorType, Edge, OpaqueCursor};
 use async_graphql::{Context, ID, Object, SimpleObject};
 use raktar_core::domain::{CrateVersion, DomainError, NormalizedName};
-use raktar_core::model::CrateRecord;
 use raktar_core::services::clock;
 use raktar_core::services::crates::DownloadStats;
 use raktar_core::services::search::{SearchHit, SearchResults};
+use raktar_core::services::views::CrateView;
 
 use crate::context::env;
 use crate::error::Res;
@@ -42,23 +42,23 @@ pub struct Links {
 /// on first use (once per request).
 pub struct CrateObj {
     norm: NormalizedName,
-    summary: Option<Arc<CrateRecord>>,
+    summary: Option<Arc<CrateView>>,
 }
 
 impl CrateObj {
-    pub fn from_summary(summary: Arc<CrateRecord>) -> Self {
+    pub fn from_summary(summary: Arc<CrateView>) -> Self {
         Self { norm: NormalizedName::from_stored(&summary.name), summary: Some(summary) }
     }
 
     pub fn from_hit(hit: SearchHit) -> Self {
-        Self { norm: NormalizedName::from_stored(&hit.name), summary: hit.summary }
+        Self { norm: NormalizedName::from_stored(&hit.name), summary: hit.view().map(Arc::new) }
     }
 
     fn by_name(norm: NormalizedName) -> Self {
         Self { norm, summary: None }
     }
 
-    async fn summary(&self, ctx: &Context<'_>) -> Res<Arc<CrateRecord>> {
+    async fn summary(&self, ctx: &Context<'_>) -> Res<Arc<CrateView>> {
         if let Some(s) = &self.summary {
             return Ok(s.clone());
         }
@@ -121,7 +121,7 @@ impl CrateObj {
             Edge::new(
                 OpaqueCursor(offset + i),
                 Dependent {
-                    krate: CrateObj::from_summary(d.summary),
+                    krate: CrateObj::from_summary(Arc::new(d.krate)),
                     version: d.version,
                     req: d.req,
                     kind: d.kind.into(),
