@@ -406,3 +406,22 @@ async fn own_sessions_list_revoke_and_sign_out_everywhere() {
     assert!(fx.registry.resolve_session(&current).await.is_err());
     assert!(fx.registry.resolve_session(&bob_secret).await.is_ok(), "other users keep theirs");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_at_least_one_scope_rule_lives_in_the_service() {
+    let fx = Fixture::new();
+    let alice = fx.user("alice", Role::Member).await;
+    let new = raktar_core::services::tokens::NewToken {
+        name: "everything".into(),
+        scopes: Vec::new(),
+        crates: Vec::new(),
+        expires_in_secs: None,
+    };
+    let err = fx.registry.create_own_token(Some(&alice), new).await.unwrap_err();
+    assert!(matches!(err, raktar_core::domain::DomainError::BadRequest(_)), "{err:?}");
+    assert!(fx.registry.own_tokens(Some(&alice)).await.unwrap().is_empty(), "nothing was created");
+    let gql = fx
+        .run(Some(&alice), "mutation { createToken(input: { name: \"x\", scopes: [] }) { secret } }", json!({}))
+        .await;
+    assert_eq!(codes(&gql), ["BAD_USER_INPUT"]);
+}

@@ -61,9 +61,6 @@ pub struct TokensMutation;
 impl TokensMutation {
     /// Creates a cargo token for the caller; the secret is returned this once.
     async fn create_token(&self, ctx: &Context<'_>, input: CreateTokenInput) -> Res<CreatedToken> {
-        if input.scopes.is_empty() {
-            return Err(DomainError::bad_request("give at least one scope").into());
-        }
         let crates = input.crates.iter().map(|c| CratePattern::parse(c)).collect::<Result<Vec<_>, _>>()?;
         let expires_in_secs = match input.expires_in_days {
             Some(d) if !(1..=MAX_DAYS).contains(&d) => {
