@@ -425,3 +425,21 @@ async fn the_at_least_one_scope_rule_lives_in_the_service() {
         .await;
     assert_eq!(codes(&gql), ["BAD_USER_INPUT"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_list_fields_are_priced() {
+    let (fx, alice) = seeded().await;
+    // A page inside a page is over the complexity limit, as for the older lists.
+    for q in [
+        "{ crates(first: 100) { nodes { dependents(first: 100) { nodes { crate { name } } } } } }",
+        "{ keywords(first: 100) { nodes { name } } categories(first: 100) { nodes { name } } \
+           crates(first: 100) { nodes { versions(first: 100) { downloadsByDay(days: 366) { downloads } } } } }",
+    ] {
+        let refused = fx.run(Some(&alice), q, json!({})).await;
+        assert_eq!(codes(&refused), ["BAD_USER_INPUT"], "{q}");
+    }
+    let bad_page = fx.run(Some(&alice), "{ keywords(first: 101) { totalCount } }", json!({})).await;
+    assert_eq!(codes(&bad_page), ["BAD_USER_INPUT"]);
+    let bad_cursor = fx.run(Some(&alice), "{ categories(after: \"nope\") { totalCount } }", json!({})).await;
+    assert_eq!(codes(&bad_cursor), ["BAD_USER_INPUT"]);
+}

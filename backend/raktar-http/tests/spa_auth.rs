@@ -195,3 +195,48 @@ async fn with_the_ui_served_the_server_pages_lead_to_the_app() {
     assert_eq!(call(&env.state, get("/login")).await.status, StatusCode::OK);
     assert_eq!(env.state.login_url(), "http://raktar.test/me");
 }
+
+fn graphql(cookie: &str, csrf: &str, query: &str) -> Request<Body> {
+    let body = serde_json::json!({ "query": query }).to_string();
+    Request::post("/graphql")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, cookie)
+        .header("x-csrf-token", csrf)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn graphql_knows_the_session_of_the_request() {
+    let env = env().await;
+    let sign_in = || signin(r#"{"login":"alice","password":"correct horse battery"}"#, "application/json", None);
+    let first = call(&env.state, sign_in()).await;
+    let second = call(&env.state, sign_in()).await;
+    let (secret, csrf) = (first.session_cookie().unwrap(), first.json()["csrfToken"].as_str().unwrap().to_owned());
+    let other = second.session_cookie().unwrap();
+    let cookie = format!("raktar_session={secret}");
+
+    let list = call(&env.state, graphql(&cookie, &csrf, "{ mySessions { current } }")).await;
+    let sessions = list.json()["data"]["mySessions"].clone();
+    assert_eq!(sessions.as_array().map(Vec::len), Some(2), "{}", list.body);
+    assert_eq!(sessions.as_array().unwrap().iter().filter(|s| s["current"] == true).count(), 1, "{}", list.body);
+
+    let change = call(
+        &env.state,
+        graphql(
+            &cookie,
+            &csrf,
+            "mutation { changePassword(current: \"correct horse battery\", new: \"another good password\") }",
+        ),
+    )
+    .await;
+    assert_eq!(change.json()["data"]["changePassword"], true, "{}", change.body);
+    assert!(env.registry.resolve_session(&secret).await.is_ok(), "the request's session stays");
+    assert!(env.registry.resolve_session(&other).await.is_err(), "the other one ends");
+
+    let registry = call(&env.state, graphql(&cookie, &csrf, "{ registry { indexUrl apiUrl registryName } }")).await;
+    assert_eq!(
+        registry.json()["data"]["registry"],
+        serde_json::json!({"indexUrl": "sparse+http://raktar.test/index/", "apiUrl": "http://raktar.test", "registryName": "raktar"})
+    );
+}
