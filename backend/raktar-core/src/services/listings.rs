@@ -14,7 +14,6 @@ use futures::StreamExt;
 
 use crate::domain::{CrateName, DomainResult, NormalizedName, Scope};
 use crate::model::{CrateRecord, keys};
-use crate::store::{Index, Query, query_all};
 
 use super::auth::AuthCheck;
 use super::search::{MAX_PER_PAGE, SearchHit, SearchResults};
@@ -194,12 +193,17 @@ impl Registry {
     pub async fn registry_stats(&self, principal: Option<&Principal>) -> DomainResult<RegistryStats> {
         self.check_read(principal)?;
         let records = self.catalog_records().await?;
-        let users = query_all(self.items.as_ref(), &Query::on_index(Index::Gsi2, keys::user_directory_pk())).await?;
+        // The user-id counter (one read): every account takes the next id (a creation that lost
+        // a race for its login takes one too, so this may count a few more than exist).
+        let users = match self.items.get(&keys::counter("users")).await? {
+            Some(item) => item.get_i64("value").and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
+            None => 0,
+        };
         let totals = self.download_totals().await?;
         Ok(RegistryStats {
             crates: records.len() as u64,
             versions: records.iter().map(|r| r.version_count).sum(),
-            users: users.len() as u64,
+            users,
             downloads: totals.values().map(|(all, _)| all).sum(),
         })
     }

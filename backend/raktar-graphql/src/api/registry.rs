@@ -41,7 +41,7 @@ pub struct RegistryStats {
     pub crates: u64,
     /// Versions ever published (yanked ones included).
     pub versions: u64,
-    /// User accounts (disabled ones included).
+    /// User accounts ever created (disabled ones included; from the user-id counter).
     pub users: u64,
     /// Downloads of every version of every crate (may lag by a few minutes).
     pub downloads: u64,
