@@ -97,6 +97,8 @@ async fn crates_sort_and_filter() {
     assert_eq!(names(&run("DOWNLOADS", Value::Null, "").await), ["zeta", "app", "base"]);
     assert_eq!(names(&run("RECENT_DOWNLOADS", Value::Null, "").await), ["zeta", "app", "base"]);
     assert_eq!(names(&run("NEWLY_ADDED", Value::Null, "").await).len(), 3);
+    let null_sort = fx.data(None, "{ crates(sort: null, first: 10) { nodes { name } } }", json!({})).await;
+    assert_eq!(names(&null_sort), ["app", "base", "zeta"], "null sorts by relevance");
     let by_kw = run("NAME", json!("WEB_DEV"), "").await;
     assert_eq!(names(&by_kw), ["app", "base"]);
     assert_eq!(by_kw["crates"]["totalCount"], 2);

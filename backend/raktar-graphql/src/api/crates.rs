@@ -31,7 +31,7 @@ impl CratesQuery {
 
     /// Searches crates with the same ranking as `cargo search`: exact name, name prefix, name
     /// substring, keyword, then description; shorter names first within a rank. An empty query
-    /// lists every crate. `sort` orders the matches otherwise (ties by name); `keyword` and
+    /// lists every crate. `sort` orders the matches otherwise (ties by name; null: `RELEVANCE`); `keyword` and
     /// `category` keep the crates whose highest version lists them (case-insensitive; `-` and `_`
     /// are equal in keywords). Download orders may lag the counters by a few minutes.
     #[graphql(complexity = "page_cost(first, child_complexity)")]
@@ -40,7 +40,7 @@ impl CratesQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(default)] query: String,
-        #[graphql(default_with = "CrateSortGql::Relevance")] sort: CrateSortGql,
+        #[graphql(default_with = "Some(CrateSortGql::Relevance)")] sort: Option<CrateSortGql>,
         keyword: Option<String>,
         category: Option<String>,
         #[graphql(default = 20)] first: i32,
@@ -54,7 +54,8 @@ impl CratesQuery {
         }
         let env = env(ctx)?;
         let filter = CrateFilter { keyword, category };
-        let results = env.registry.list_crates(env.caller, &query, sort.into(), &filter, offset, limit).await?;
+        let sort = sort.unwrap_or(CrateSortGql::Relevance).into();
+        let results = env.registry.list_crates(env.caller, &query, sort, &filter, offset, limit).await?;
         crate_connection(ctx, results, offset)
     }
 }
