@@ -3,7 +3,8 @@
 //! - `POST /auth/signin` with `{"login", "password"}` (`Content-Type: application/json`): the
 //!   same password check, rate limits and slow-down as the server-rendered form; on success
 //!   `200 {login, name, email, role, csrfToken}` and the session cookie (same name and flags); a
-//!   wrong login or password is `401 {"errors":[{"detail"}]}`.
+//!   wrong login or password is `401 {"errors":[{"detail"}]}`. A session cookie the browser
+//!   already held is ended (the new session replaces it).
 //! - `POST /auth/signout`: ends the request's session and clears the cookie (`204`). A live
 //!   session needs its CSRF token in `X-CSRF-Token`; a dead or missing session is simply cleared
 //!   (nothing changes on the server), so a browser holding a stale cookie can always recover.
@@ -90,6 +91,12 @@ async fn signin(
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    // A session the browser held before is replaced, not left behind.
+    if let Some(old) = session_cookie(&headers, state.secure_cookies())
+        && let Err(e) = state.registry.revoke_session(old).await
+    {
+        tracing::warn!(error = %e, "could not end the session replaced by a sign-in");
+    }
     let body = json!({
         "login": user.login,
         "name": user.name,

@@ -126,6 +126,21 @@ async fn json_sign_in_opens_a_session_and_sign_out_ends_it() {
     )
     .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+
+    // Signing in again with a live session replaces it.
+    let live = again.session_cookie().unwrap();
+    let replaced = call(
+        &env.state,
+        signin(
+            r#"{"login":"alice","password":"correct horse battery"}"#,
+            "application/json",
+            Some(&format!("raktar_session={live}")),
+        ),
+    )
+    .await;
+    assert_eq!(replaced.status, StatusCode::OK);
+    assert!(env.registry.resolve_session(&live).await.is_err(), "the old session ended");
+    assert!(env.registry.resolve_session(&replaced.session_cookie().unwrap()).await.is_ok());
 }
 
 #[tokio::test]
