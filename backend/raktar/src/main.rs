@@ -405,7 +405,8 @@ async fn run_lambda(
     .await?;
     let state = raktar_http::AppState::new(registry, &public_url)
         .with_web(auth.web_settings(&public_url)?)
-        .with_graphiql(args.graphiql.or(file.graphiql).unwrap_or(false));
+        .with_graphiql(args.graphiql.or(file.graphiql).unwrap_or(false))
+        .with_registry_name(&config::resolve_registry_name(&file)?);
     tracing::info!(%public_url, home = %home.describe(), auth_required = settings.auth_required, "raktar lambda started");
     lambda::run(raktar_http::router(state)).await.map_err(|e| anyhow::anyhow!("the Lambda runtime stopped: {e}"))
 }
@@ -587,7 +588,8 @@ async fn serve(
     let state = raktar_http::AppState::new(registry, &public_url)
         .with_web(auth.web_settings(&public_url)?)
         .with_graphiql(settings.graphiql)
-        .with_ui_dir(settings.ui_dir.clone());
+        .with_ui_dir(settings.ui_dir.clone())
+        .with_registry_name(&settings.registry_name);
     let app = raktar_http::router(state);
     if let Some(dir) = &settings.ui_dir {
         println!("Web UI: {public_url}/  (from {})", dir.display());
