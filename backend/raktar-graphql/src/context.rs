@@ -11,12 +11,16 @@ use raktar_core::services::Principal;
 use crate::error::Res;
 use crate::limits::ResponseBudget;
 use crate::loaders::{Caller, Loaders};
+use crate::site::{SessionSecret, SiteInfo};
 
 pub(crate) struct Env<'a> {
     pub registry: &'a Arc<Registry>,
     pub caller: Option<&'a Principal>,
     pub loaders: &'a Loaders,
     pub budget: &'a ResponseBudget,
+    pub site: &'a SiteInfo,
+    /// The secret of the request's web session, if it came with one.
+    pub session: Option<&'a str>,
 }
 
 impl Env<'_> {
@@ -36,5 +40,7 @@ pub(crate) fn env<'a>(ctx: &Context<'a>) -> Res<Env<'a>> {
     let budget = ctx
         .data::<Arc<ResponseBudget>>()
         .map_err(|_| DomainError::internal("the GraphQL request has no response budget"))?;
-    Ok(Env { registry, caller, loaders, budget })
+    let site = ctx.data::<Arc<SiteInfo>>().map_err(|_| DomainError::internal("the GraphQL request has no site"))?;
+    let session = ctx.data_opt::<SessionSecret>().and_then(|s| s.0.as_deref());
+    Ok(Env { registry, caller, loaders, budget, site, session })
 }

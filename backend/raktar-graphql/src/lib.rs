@@ -12,6 +12,7 @@ mod context;
 pub mod error;
 pub mod limits;
 pub mod loaders;
+pub mod site;
 pub mod types;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use crate::limits::{ResponseBudget, ShapeError};
 
 pub use error::codes;
 pub use loaders::Caller;
+pub use site::{SessionSecret, SiteInfo};
 
 type Inner = Schema<api::Query, api::Mutation, EmptySubscription>;
 
@@ -35,6 +37,7 @@ pub struct RaktarSchema {
     schema: Inner,
     registry: Arc<Registry>,
     opts: Arc<GraphqlOptions>,
+    site: Arc<SiteInfo>,
 }
 
 impl RaktarSchema {
@@ -47,7 +50,19 @@ impl RaktarSchema {
     /// [`GraphqlOptions::max_root_fields`]), and introspection, which a private registry answers
     /// to authenticated callers only. An answer whose large fields went over
     /// [`GraphqlOptions::max_response_bytes`] is replaced by one `RESPONSE_TOO_LARGE` error.
-    pub async fn execute(&self, mut request: Request, caller: Option<Principal>) -> Response {
+    pub async fn execute(&self, request: Request, caller: Option<Principal>) -> Response {
+        self.execute_for(request, caller, None).await
+    }
+
+    /// [`Self::execute`] for a caller signed in through a web session whose secret (the cookie
+    /// value) is `session`: the session fields (`mySessions`, `changePassword`) tell the current
+    /// session from the others by it.
+    pub async fn execute_for(
+        &self,
+        mut request: Request,
+        caller: Option<Principal>,
+        session: Option<SessionSecret>,
+    ) -> Response {
         if let Err(e) = self.check_document(&mut request, caller.as_ref()) {
             let mut response = Response::from_errors(vec![e]);
             error::fill_codes(&mut response);
@@ -55,7 +70,12 @@ impl RaktarSchema {
         }
         let loaders = loaders::new_loaders(self.registry.clone(), caller.clone());
         let budget = Arc::new(ResponseBudget::new(self.opts.max_response_bytes));
-        let request = request.data(Caller(caller)).data(loaders).data(budget.clone());
+        let request = request
+            .data(Caller(caller))
+            .data(loaders)
+            .data(budget.clone())
+            .data(self.site.clone())
+            .data(session.unwrap_or_default());
         let mut response = self.schema.execute(request).await;
         if budget.exceeded() {
             tracing::warn!(limit = budget.limit(), "GraphQL response over the byte budget refused");
@@ -91,6 +111,12 @@ impl RaktarSchema {
             self.registry.check_read(None).map_err(|e| request_error(&e))?;
         }
         Ok(())
+    }
+
+    /// The same schema describing this site ([`SiteInfo`]: names, URLs, sign-in methods).
+    pub fn with_site(mut self, site: SiteInfo) -> Self {
+        self.site = Arc::new(site);
+        self
     }
 
     /// The SDL this schema serves (see [`sdl`]).
@@ -153,7 +179,7 @@ pub fn build_schema(registry: Arc<Registry>, opts: GraphqlOptions) -> RaktarSche
     if !opts.introspection {
         builder = builder.disable_introspection();
     }
-    RaktarSchema { schema: builder.finish(), registry, opts: Arc::new(opts) }
+    RaktarSchema { schema: builder.finish(), registry, opts: Arc::new(opts), site: Arc::new(SiteInfo::default()) }
 }
 
 fn sdl_options() -> SDLExportOptions {

@@ -1,4 +1,4 @@
-//! Per-request DataLoaders: crate summaries, versions and owners by crate, users by login, download
+//! Per-request DataLoaders (one generic [`Loader`] over every [`LoadKey`] kind): crate summaries, versions and owners by crate, users by login, download
 //! statistics by crate; and READMEs by version ([`readme`]: a README spilled to the blob store is
 //! read once per request however many fields or aliases show it). Each key is read at most once per request (the DataLoader's cache plus a
 //! memo of reads in flight), and the reads of one batch run concurrently. The store port has no multi-item read, so a batch of N keys is N
@@ -7,6 +7,7 @@
 //! Every load goes through a domain service with the request's caller, so read access is checked
 //! by the services, not here.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,9 +17,9 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use futures::future::{BoxFuture, FutureExt, Shared, join_all};
 use raktar_core::Registry;
 use raktar_core::domain::{DomainResult, Login, NormalizedName};
-use raktar_core::model::{CrateRecord, OwnerRecord, UserRecord, VersionRecord};
 use raktar_core::services::Principal;
 use raktar_core::services::crates::DownloadStats;
+use raktar_core::services::views::{CrateView, UserView, VersionView};
 
 use crate::error::to_graphql;
 
@@ -48,7 +49,7 @@ pub struct UserKey(pub Login);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DownloadsKey(pub NormalizedName);
 
-pub type Versions = Arc<Vec<Arc<VersionRecord>>>;
+pub type Versions = Arc<Vec<Arc<VersionView>>>;
 
 type LoadResult<V> = Result<Option<V>, async_graphql::Error>;
 type Pending<V> = Shared<BoxFuture<'static, LoadResult<V>>>;
@@ -99,18 +100,102 @@ impl<K: Clone + Eq + Hash, V: Clone + Send + Sync + 'static> Memo<K, V> {
     }
 }
 
+/// What one kind of key loads: its value and the domain-service read of one key (with the
+/// request's caller, so the services check read access). The one generic [`Loader`] below serves
+/// every kind.
+pub trait LoadKey: Clone + Eq + Hash + Send + Sync + 'static {
+    type Value: Clone + Send + Sync + 'static;
+
+    /// Reads one key (`None`: it does not exist).
+    fn read(
+        self,
+        registry: Arc<Registry>,
+        caller: Arc<Option<Principal>>,
+    ) -> impl Future<Output = DomainResult<Option<Self::Value>>> + Send + 'static;
+}
+
+impl LoadKey for CrateKey {
+    type Value = Arc<CrateView>;
+
+    async fn read(self, registry: Arc<Registry>, caller: Arc<Option<Principal>>) -> DomainResult<Option<Self::Value>> {
+        Ok(registry.crate_view(caller.as_ref().as_ref(), &self.0).await?.map(Arc::new))
+    }
+}
+
+impl LoadKey for VersionsKey {
+    type Value = Versions;
+
+    async fn read(self, registry: Arc<Registry>, caller: Arc<Option<Principal>>) -> DomainResult<Option<Self::Value>> {
+        let versions = registry.version_views(caller.as_ref().as_ref(), &self.0).await?;
+        Ok(Some(Arc::new(versions.into_iter().map(Arc::new).collect::<Vec<_>>())))
+    }
+}
+
+impl LoadKey for OwnersKey {
+    type Value = Arc<Vec<String>>;
+
+    async fn read(self, registry: Arc<Registry>, caller: Arc<Option<Principal>>) -> DomainResult<Option<Self::Value>> {
+        let owners = registry.crate_owners(caller.as_ref().as_ref(), &self.0).await?;
+        Ok(Some(Arc::new(owners.into_iter().map(|o| o.login).collect())))
+    }
+}
+
+impl LoadKey for UserKey {
+    type Value = Arc<UserView>;
+
+    async fn read(self, registry: Arc<Registry>, caller: Arc<Option<Principal>>) -> DomainResult<Option<Self::Value>> {
+        Ok(registry.user_view(caller.as_ref().as_ref(), &self.0).await?.map(Arc::new))
+    }
+}
+
+impl LoadKey for DownloadsKey {
+    type Value = Arc<DownloadStats>;
+
+    async fn read(self, registry: Arc<Registry>, caller: Arc<Option<Principal>>) -> DomainResult<Option<Self::Value>> {
+        Ok(Some(Arc::new(registry.crate_downloads(caller.as_ref().as_ref(), &self.0).await?)))
+    }
+}
+
 /// Loads through the domain services on behalf of one caller (one per request).
 pub struct RegistryLoader {
     registry: Arc<Registry>,
     caller: Arc<Option<Principal>>,
-    crates: Memo<NormalizedName, Arc<CrateRecord>>,
-    versions: Memo<NormalizedName, Versions>,
-    owners: Memo<NormalizedName, Arc<Vec<OwnerRecord>>>,
-    users: Memo<Login, Arc<UserRecord>>,
-    downloads: Memo<NormalizedName, Arc<DownloadStats>>,
+    /// One [`Memo`] per key kind, by the key's type.
+    memos: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     readmes: Memo<(NormalizedName, String), Arc<str>>,
     /// READMEs resolving at once in this request ([`README_PERMITS`]).
     readme_permits: tokio::sync::Semaphore,
+}
+
+impl RegistryLoader {
+    /// The memo of one key kind (created on first use).
+    fn memo<K: LoadKey>(&self) -> Arc<Memo<K, K::Value>> {
+        let mut memos = self.memos.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = memos.entry(TypeId::of::<K>()).or_insert_with(|| Arc::new(Memo::<K, K::Value>::default()));
+        match entry.clone().downcast::<Memo<K, K::Value>>() {
+            Ok(memo) => memo,
+            Err(_) => {
+                // Unreachable (the entry was made for this type); start over rather than panic.
+                let memo = Arc::new(Memo::<K, K::Value>::default());
+                *entry = memo.clone();
+                memo
+            }
+        }
+    }
+}
+
+impl<K: LoadKey> Loader<K> for RegistryLoader {
+    type Value = K::Value;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[K]) -> Result<HashMap<K, Self::Value>, Self::Error> {
+        self.memo::<K>()
+            .load(keys, |key| {
+                let (registry, caller) = self.env();
+                key.read(registry, caller)
+            })
+            .await
+    }
 }
 
 /// READMEs of one request read and charged at once: a query over many versions' READMEs holds a
@@ -125,11 +210,7 @@ pub fn new_loaders(registry: Arc<Registry>, caller: Option<Principal>) -> Loader
     let loader = RegistryLoader {
         registry,
         caller: Arc::new(caller),
-        crates: Memo::default(),
-        versions: Memo::default(),
-        owners: Memo::default(),
-        users: Memo::default(),
-        downloads: Memo::default(),
+        memos: Mutex::new(HashMap::new()),
         readmes: Memo::default(),
         readme_permits: tokio::sync::Semaphore::new(README_PERMITS),
     };
@@ -144,11 +225,7 @@ pub fn clear_all(loaders: &Loaders) {
     loaders.clear::<UserKey>();
     loaders.clear::<DownloadsKey>();
     let l = loaders.loader();
-    l.crates.forget();
-    l.versions.forget();
-    l.owners.forget();
-    l.users.forget();
-    l.downloads.forget();
+    l.memos.lock().unwrap_or_else(PoisonError::into_inner).clear();
     l.readmes.forget();
 }
 
@@ -159,7 +236,7 @@ pub fn clear_all(loaders: &Loaders) {
 pub async fn readme<T>(
     loaders: &Loaders,
     norm: &NormalizedName,
-    version: &Arc<VersionRecord>,
+    version: &Arc<VersionView>,
     admit: impl FnOnce() -> Result<(), async_graphql::Error>,
     use_text: impl FnOnce(Option<Arc<str>>) -> Result<T, async_graphql::Error>,
 ) -> Result<T, async_graphql::Error> {
@@ -176,7 +253,7 @@ pub async fn readme<T>(
         .load(std::slice::from_ref(&key), |_| {
             let (registry, caller) = l.env();
             let version = version.clone();
-            async move { Ok(registry.version_readme(caller.as_ref().as_ref(), &version).await?.map(Arc::from)) }
+            async move { Ok(registry.readme_of(caller.as_ref().as_ref(), &version).await?.map(Arc::from)) }
         })
         .await?;
     use_text(found.remove(&key))
@@ -185,93 +262,5 @@ pub async fn readme<T>(
 impl RegistryLoader {
     fn env(&self) -> (Arc<Registry>, Arc<Option<Principal>>) {
         (self.registry.clone(), self.caller.clone())
-    }
-}
-
-impl Loader<CrateKey> for RegistryLoader {
-    type Value = Arc<CrateRecord>;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[CrateKey]) -> Result<HashMap<CrateKey, Self::Value>, Self::Error> {
-        let names: Vec<NormalizedName> = keys.iter().map(|k| k.0.clone()).collect();
-        let found = self
-            .crates
-            .load(&names, |name| {
-                let (registry, caller) = self.env();
-                async move { Ok(registry.crate_summary(caller.as_ref().as_ref(), &name).await?.map(Arc::new)) }
-            })
-            .await?;
-        Ok(found.into_iter().map(|(k, v)| (CrateKey(k), v)).collect())
-    }
-}
-
-impl Loader<VersionsKey> for RegistryLoader {
-    type Value = Versions;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[VersionsKey]) -> Result<HashMap<VersionsKey, Self::Value>, Self::Error> {
-        let names: Vec<NormalizedName> = keys.iter().map(|k| k.0.clone()).collect();
-        let found = self
-            .versions
-            .load(&names, |name| {
-                let (registry, caller) = self.env();
-                async move {
-                    let versions = registry.crate_versions(caller.as_ref().as_ref(), &name).await?;
-                    Ok(Some(Arc::new(versions.into_iter().map(Arc::new).collect::<Vec<_>>())))
-                }
-            })
-            .await?;
-        Ok(found.into_iter().map(|(k, v)| (VersionsKey(k), v)).collect())
-    }
-}
-
-impl Loader<OwnersKey> for RegistryLoader {
-    type Value = Arc<Vec<OwnerRecord>>;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[OwnersKey]) -> Result<HashMap<OwnersKey, Self::Value>, Self::Error> {
-        let names: Vec<NormalizedName> = keys.iter().map(|k| k.0.clone()).collect();
-        let found = self
-            .owners
-            .load(&names, |name| {
-                let (registry, caller) = self.env();
-                async move { Ok(Some(Arc::new(registry.crate_owners(caller.as_ref().as_ref(), &name).await?))) }
-            })
-            .await?;
-        Ok(found.into_iter().map(|(k, v)| (OwnersKey(k), v)).collect())
-    }
-}
-
-impl Loader<UserKey> for RegistryLoader {
-    type Value = Arc<UserRecord>;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[UserKey]) -> Result<HashMap<UserKey, Self::Value>, Self::Error> {
-        let logins: Vec<Login> = keys.iter().map(|k| k.0.clone()).collect();
-        let found = self
-            .users
-            .load(&logins, |login| {
-                let (registry, caller) = self.env();
-                async move { Ok(registry.user_by_login(caller.as_ref().as_ref(), &login).await?.map(Arc::new)) }
-            })
-            .await?;
-        Ok(found.into_iter().map(|(k, v)| (UserKey(k), v)).collect())
-    }
-}
-
-impl Loader<DownloadsKey> for RegistryLoader {
-    type Value = Arc<DownloadStats>;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[DownloadsKey]) -> Result<HashMap<DownloadsKey, Self::Value>, Self::Error> {
-        let names: Vec<NormalizedName> = keys.iter().map(|k| k.0.clone()).collect();
-        let found = self
-            .downloads
-            .load(&names, |name| {
-                let (registry, caller) = self.env();
-                async move { Ok(Some(Arc::new(registry.crate_downloads(caller.as_ref().as_ref(), &name).await?))) }
-            })
-            .await?;
-        Ok(found.into_iter().map(|(k, v)| (DownloadsKey(k), v)).collect())
     }
 }

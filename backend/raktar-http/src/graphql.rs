@@ -87,17 +87,23 @@ async fn execute(
             );
         }
     };
-    let principal = match auth {
-        Ok(Auth(principal)) => principal,
+    let auth = match auth {
+        Ok(auth) => auth,
         Err(e) => return failure(StatusCode::OK, request_error(&e.error)),
     };
-    if principal.as_ref().is_some_and(raktar_core::services::Principal::is_trusted_publisher) {
+    if auth.0.as_ref().is_some_and(raktar_core::services::Principal::is_trusted_publisher) {
         return failure(
             StatusCode::FORBIDDEN,
             request_error(&DomainError::forbidden("a trusted-publishing token only publishes and yanks through cargo")),
         );
     }
-    let response = state.schema.execute(request, principal).await;
+    // The session the caller signed in with (none when a token authenticated the request).
+    let session = auth
+        .via_session()
+        .then(|| session_cookie(&headers, state.secure_cookies()).map(str::to_owned))
+        .flatten()
+        .map(|s| raktar_graphql::SessionSecret(Some(s)));
+    let response = state.schema.execute_for(request, auth.0, session).await;
     bounded(response, state.schema.max_response_bytes())
 }
 
@@ -150,7 +156,7 @@ fn bounded(response: GqlResponse, cap: usize) -> Response {
 }
 
 /// The path part of the public URL (`https://host/registry` -> `/registry`).
-fn base_path(public_url: &str) -> &str {
+pub(crate) fn base_path(public_url: &str) -> &str {
     let rest = public_url.split_once("://").map_or(public_url, |(_, r)| r);
     rest.find('/').map_or("", |i| &rest[i..])
 }

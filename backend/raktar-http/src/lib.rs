@@ -16,8 +16,10 @@ pub mod error;
 pub mod graphql;
 pub mod oidc;
 pub mod server;
+pub mod spa_auth;
 pub mod trustpub;
 pub mod ui;
+pub mod ui_redirects;
 pub mod web;
 
 use std::sync::Arc;
@@ -46,6 +48,8 @@ pub struct AppState {
     pub ui_dir: Option<ui::UiDir>,
     /// Trusted publishing from CI (`None`: disabled, the endpoints answer 404).
     pub trustpub: Option<Arc<trustpub::TrustedPublishing>>,
+    /// The name users give this registry in their cargo configuration (`Query.registry`).
+    pub registry_name: Arc<str>,
 }
 
 impl AppState {
@@ -59,7 +63,29 @@ impl AppState {
             graphiql: false,
             ui_dir: None,
             trustpub: None,
+            registry_name: Arc::from("raktar"),
         }
+        .with_site()
+    }
+
+    /// Tells the GraphQL schema what this site is (`Query.registry`), after a setting changed.
+    fn with_site(mut self) -> Self {
+        let site = raktar_graphql::SiteInfo {
+            name: "Raktar".to_owned(),
+            registry_name: self.registry_name.to_string(),
+            public_url: self.public_url.to_string(),
+            public_read: !self.registry.config().auth_required,
+            password_sign_in: self.web.local_login,
+            sso_label: self.web.oidc.as_ref().map(|o| o.display_name().to_owned()),
+        };
+        self.schema = self.schema.clone().with_site(site);
+        self
+    }
+
+    /// The name users give this registry in their cargo configuration (default `raktar`).
+    pub fn with_registry_name(mut self, name: &str) -> Self {
+        self.registry_name = Arc::from(name);
+        self.with_site()
     }
 
     /// Serves (or not) the built web UI from this directory.
@@ -83,7 +109,7 @@ impl AppState {
     /// Replaces the web sign-in settings.
     pub fn with_web(mut self, web: web::WebSettings) -> Self {
         self.web = Arc::new(web);
-        self
+        self.with_site()
     }
 
     /// Cookies get `Secure` (and the session cookie the `__Host-` prefix) when served over https.
@@ -91,9 +117,10 @@ impl AppState {
         self.public_url.starts_with("https://")
     }
 
-    /// Where users get a token (the `login_url` of the 401 challenge).
+    /// Where users get a token (the `login_url` of the 401 challenge): the web UI's tokens page
+    /// when the UI is served, else the server-rendered `/me`.
     pub fn login_url(&self) -> String {
-        format!("{}/me", self.public_url)
+        if self.ui_dir.is_some() { format!("{}/tokens", self.public_url) } else { format!("{}/me", self.public_url) }
     }
 }
 
@@ -102,13 +129,21 @@ const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
 /// Builds the application router.
 pub fn router(state: AppState) -> Router {
-    let mut app = Router::new().merge(cargo::routes(&state)).merge(web::routes()).merge(graphql::routes());
+    let mut app = Router::new()
+        .merge(cargo::routes(&state))
+        .merge(web::routes())
+        .merge(graphql::routes())
+        .merge(spa_auth::routes());
     if let Some(dir) = state.ui_dir.clone() {
-        app = app.fallback(move |request: axum::extract::Request| ui::serve(dir.clone(), request));
+        app = app
+            .fallback(move |request: axum::extract::Request| ui::serve(dir.clone(), request))
+            // With the web UI served, the server-rendered pages lead to the app's (no layer, so
+            // no per-request cost, without a UI).
+            .layer(axum::middleware::from_fn_with_state(state.clone(), ui_redirects::redirect_pages));
     }
     app
-        // One middleware for both checks (each `from_fn` layer costs a service clone and a boxed
-        // future per request, measurable on index fetches).
+        // One middleware for both edge checks (each `from_fn` layer costs a service clone and a
+        // boxed future per request, measurable on index fetches).
         .layer(axum::middleware::from_fn(edge_guard))
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
@@ -116,9 +151,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The edge checks every request goes through: the one CSRF check (cookie-authenticated state
-/// changes) before any handler runs, and the framing headers of every HTML answer.
+/// The edge checks every request goes through: the one CSRF check ([`auth::csrf_guard`]) before
+/// any handler runs, on every route but the web UI's sign-in and sign-out, which check what they
+/// need themselves ([`spa_auth`]: a browser with a stale session cookie must still be able to sign
+/// in, and to clear that cookie); and the framing headers of every HTML answer.
 async fn edge_guard(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    if spa_auth::checks_itself(request.uri().path()) {
+        return html_security_headers(next.run(request).await);
+    }
     html_security_headers(auth::csrf_guard(request, next).await)
 }
 

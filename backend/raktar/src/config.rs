@@ -24,6 +24,9 @@ pub struct FileConfig {
     pub limits: Option<Limits>,
     /// Serve the GraphiQL explorer on `GET /graphql`.
     pub graphiql: Option<bool>,
+    /// The name users give this registry in their cargo configuration (`[registries.NAME]`),
+    /// shown by the web UI's setup instructions (default `raktar`).
+    pub registry_name: Option<String>,
     /// `[auth]`: web sessions and local sign-in.
     #[serde(default)]
     pub auth: Option<crate::auth_config::AuthFile>,
@@ -261,6 +264,8 @@ pub struct ServeSettings {
     pub graphiql: bool,
     /// The built web UI to serve at `/`; `None`: API only.
     pub ui_dir: Option<PathBuf>,
+    /// The registry's name for cargo configurations ([`resolve_registry_name`]).
+    pub registry_name: String,
 }
 
 pub fn resolve_data_dir(flag: Option<PathBuf>, file: &FileConfig) -> PathBuf {
@@ -292,7 +297,21 @@ pub fn resolve_serve(
         limits,
         graphiql: file.graphiql.unwrap_or(false),
         ui_dir: None,
+        registry_name: resolve_registry_name(file)?,
     })
+}
+
+/// The registry's name for cargo configurations: the configured one (letters, digits, `-`, `_`;
+/// 1 to 64 characters, starting with a letter) or `raktar`.
+pub fn resolve_registry_name(file: &FileConfig) -> anyhow::Result<String> {
+    let Some(name) = &file.registry_name else { return Ok("raktar".to_owned()) };
+    let ok = (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        bail!("invalid registry_name `{name}`: 1 to 64 letters, digits, `-` or `_`, starting with a letter");
+    }
+    Ok(name.clone())
 }
 
 /// Default directory of the built web UI (relative to the current directory).
@@ -348,6 +367,16 @@ mod tests {
         assert_eq!(url_host("http://127.0.0.1:3000").as_deref(), Some("127.0.0.1"));
         assert_eq!(url_host("http://[::1]:80/").as_deref(), Some("::1"));
         assert_eq!(url_host("http://u@h:1").as_deref(), Some("h"));
+    }
+
+    #[test]
+    fn registry_names() {
+        let with = |n: &str| FileConfig { registry_name: Some(n.to_owned()), ..FileConfig::default() };
+        assert_eq!(resolve_registry_name(&FileConfig::default()).unwrap(), "raktar");
+        assert_eq!(resolve_registry_name(&with("acme-internal")).unwrap(), "acme-internal");
+        for bad in ["", "1abc", "a b", "a.b", &"a".repeat(65)] {
+            assert!(resolve_registry_name(&with(bad)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

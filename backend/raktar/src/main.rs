@@ -427,7 +427,8 @@ async fn run_lambda(
             args.trustpub,
             file.trusted_publishing.as_ref(),
             &public_url,
-        )?);
+        )?)
+        .with_registry_name(&config::resolve_registry_name(&file)?);
     tracing::info!(%public_url, home = %home.describe(), auth_required = settings.auth_required, "raktar lambda started");
     lambda::run(raktar_http::router(state)).await.map_err(|e| anyhow::anyhow!("the Lambda runtime stopped: {e}"))
 }
@@ -611,7 +612,8 @@ async fn serve(
         .with_web(auth.web_settings(&public_url)?)
         .with_graphiql(settings.graphiql)
         .with_ui_dir(settings.ui_dir.clone())
-        .with_trusted_publishing(config::resolve_trusted_publishing(trustpub.0, trustpub.1.as_ref(), &public_url)?);
+        .with_trusted_publishing(config::resolve_trusted_publishing(trustpub.0, trustpub.1.as_ref(), &public_url)?)
+        .with_registry_name(&settings.registry_name);
     let app = raktar_http::router(state);
     if let Some(dir) = &settings.ui_dir {
         println!("Web UI: {public_url}/  (from {})", dir.display());

@@ -163,6 +163,8 @@ fn table() -> Vec<Row> {
     let gql_owner_write = [UNAUTH, FORBID, FORBID, FORBID, UNAUTH, UNAUTH, UNAUTH, OK, OK];
     let gql_admin_only = [UNAUTH, FORBID, FORBID, FORBID, UNAUTH, UNAUTH, UNAUTH, FORBID, OK];
     let gql_own_tokens = [UNAUTH, OK, OK, OK, UNAUTH, UNAUTH, UNAUTH, OK, OK];
+    // The caller's own password and web sessions: a web session only, never a cargo token.
+    let gql_session_only = [UNAUTH, FORBID, FORBID, FORBID, UNAUTH, UNAUTH, UNAUTH, FORBID, FORBID];
     vec![
         Row {
             covers: "GET /index/config.json",
@@ -395,6 +397,40 @@ fn table() -> Vec<Row> {
             }),
             setup: None,
             want: gql_own_tokens,
+        },
+        Row {
+            covers: "mutation resetUserPassword",
+            build: (|_| Call::Graphql("mutation { resetUserPassword(login: \"erin\") { temporaryPassword } }".into())),
+            setup: None,
+            want: gql_admin_only,
+        },
+        Row {
+            covers: "mutation revokeUserSessions",
+            build: (|_| Call::Graphql("mutation { revokeUserSessions(login: \"erin\") { login } }".into())),
+            setup: None,
+            want: gql_admin_only,
+        },
+        Row {
+            covers: "mutation changePassword",
+            build: (|_| {
+                Call::Graphql(
+                    "mutation { changePassword(current: \"old password here\", new: \"a new password here\") }".into(),
+                )
+            }),
+            setup: None,
+            want: gql_session_only,
+        },
+        Row {
+            covers: "mutation revokeSession",
+            build: (|_| Call::Graphql("mutation { revokeSession(id: \"session:00\") { id } }".into())),
+            setup: None,
+            want: gql_session_only,
+        },
+        Row {
+            covers: "mutation signOutEverywhere",
+            build: (|_| Call::Graphql("mutation { signOutEverywhere }".into())),
+            setup: None,
+            want: gql_session_only,
         },
     ]
 }

@@ -70,7 +70,13 @@ fn check_no_escalation(caller: &TokenRecord, new: &NewToken) -> DomainResult<()>
 
 impl Registry {
     /// Creates a token for the caller's own account (secret returned once).
+    ///
+    /// Through the API (GraphQL, the web pages) a token names its scopes: at least one (the
+    /// command line's `raktar token create` without `--scope` makes an unrestricted token).
     pub async fn create_own_token(&self, principal: Option<&Principal>, new: NewToken) -> DomainResult<CreatedToken> {
+        if new.scopes.is_empty() {
+            return Err(DomainError::bad_request("give at least one scope"));
+        }
         let principal = require(principal)?;
         if let Some(caller) = &principal.token {
             check_no_escalation(caller, &new)?;

@@ -204,14 +204,30 @@ impl Registry {
     }
 
     /// Audit events between two days (inclusive), newest first (administrators through a session
-    /// or an unrestricted token only), at most
-    /// `limit` from `after` (exclusive). Each day is one partition: a page costs at most one query
-    /// per day in the range.
+    /// or an unrestricted token only), at most `limit` from `after` (exclusive); see
+    /// [`Registry::audit_events_filtered`].
     pub async fn audit_events(
         &self,
         principal: Option<&Principal>,
         since: Date,
         until: Date,
+        limit: u32,
+        after: Option<AuditCursor>,
+    ) -> DomainResult<AuditPage> {
+        self.audit_events_filtered(principal, since, until, &AuditFilter::default(), limit, after).await
+    }
+
+    /// Audit events between two days (inclusive) that match `filter`, newest first
+    /// (administrators through a session or an unrestricted token only), at most `limit` from
+    /// `after` (exclusive). Each day is one partition, read newest first in chunks until the page
+    /// is full: without a filter a page costs about one query per day in the range; a filter that
+    /// matches rarely reads every event of the range.
+    pub async fn audit_events_filtered(
+        &self,
+        principal: Option<&Principal>,
+        since: Date,
+        until: Date,
+        filter: &AuditFilter,
         limit: u32,
         after: Option<AuditCursor>,
     ) -> DomainResult<AuditPage> {
@@ -239,25 +255,50 @@ impl Registry {
         let mut events = Vec::new();
         loop {
             let date = format_date(day);
-            let want = limit - events.len();
-            // One more than needed tells whether the day has more; the cursor's own event is skipped.
-            let mut q = Query::partition(keys::audit_pk(&date)).backward();
-            q = q.limit(u32::try_from(want + 2).unwrap_or(MAX_AUDIT_PER_PAGE + 2));
-            if let Some(sk) = &before {
-                q = q.sort_key(SortKey::UpTo(sk.clone()));
-            }
-            let page = self.items.query(&q).await?;
-            let mut fresh = Vec::new();
-            for item in &page.items {
-                let sk = item.get_str(crate::store::item::SK).unwrap_or_default().to_owned();
-                if before.as_deref() == Some(sk.as_str()) {
-                    continue;
+            let mut store_cursor = None;
+            let mut day_has_more = false;
+            'day: loop {
+                let want = limit - events.len();
+                // One more than needed tells whether the day has more; the cursor's own event is skipped.
+                let chunk = if filter.is_empty() { want + 2 } else { AUDIT_FILTER_CHUNK };
+                let mut q = Query::partition(keys::audit_pk(&date))
+                    .backward()
+                    .limit(u32::try_from(chunk).unwrap_or(MAX_AUDIT_PER_PAGE + 2))
+                    .cursor(store_cursor.take());
+                if let Some(sk) = &before {
+                    q = q.sort_key(SortKey::UpTo(sk.clone()));
                 }
-                fresh.push(AuditEntry { cursor: AuditCursor { date: date.clone(), sk }, record: item.to_entity()? });
+                let page = self.items.query(&q).await?;
+                for item in &page.items {
+                    let sk = item.get_str(crate::store::item::SK).unwrap_or_default().to_owned();
+                    if before.as_deref() == Some(sk.as_str()) {
+                        continue;
+                    }
+                    let record: AuditRecord = item.to_entity()?;
+                    if !filter.matches(&record) {
+                        continue;
+                    }
+                    if events.len() >= limit {
+                        day_has_more = true;
+                        break 'day;
+                    }
+                    events.push(AuditEntry { cursor: AuditCursor { date: date.clone(), sk }, record });
+                }
+                match page.cursor {
+                    Some(c) if events.len() < limit || filter.is_empty() => {
+                        if events.len() >= limit {
+                            day_has_more = true;
+                            break 'day;
+                        }
+                        store_cursor = Some(c);
+                    }
+                    Some(_) => {
+                        day_has_more = true;
+                        break 'day;
+                    }
+                    None => break 'day,
+                }
             }
-            let day_has_more = fresh.len() > want || (page.cursor.is_some() && fresh.len() == want);
-            fresh.truncate(want);
-            events.extend(fresh);
             before = None;
             let older_days = day > since;
             if events.len() >= limit {
@@ -270,6 +311,62 @@ impl Registry {
         }
     }
 }
+
+/// Events of one day read per store query when the audit log is filtered.
+const AUDIT_FILTER_CHUNK: usize = 500;
+
+/// Which audit events to return (every given condition must hold; exact matches).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// The crate, in any spelling that normalizes to its name.
+    pub crate_name: Option<crate::domain::NormalizedName>,
+    /// Login of who did it (`cli`, `oidc` included).
+    pub actor: Option<String>,
+    /// The action (`publish`, `yank`, ...: [`AUDIT_ACTIONS`]).
+    pub action: Option<String>,
+}
+
+impl AuditFilter {
+    fn is_empty(&self) -> bool {
+        self.crate_name.is_none() && self.actor.is_none() && self.action.is_none()
+    }
+
+    fn matches(&self, r: &AuditRecord) -> bool {
+        self.crate_name.as_ref().is_none_or(|n| {
+            r.crate_name.as_deref().is_some_and(|c| crate::domain::NormalizedName::from_stored(c) == *n)
+        }) && self.actor.as_deref().is_none_or(|a| a == r.actor)
+            && self.action.as_deref().is_none_or(|a| a == r.action)
+    }
+}
+
+/// Every action the services write to the audit log.
+pub const AUDIT_ACTIONS: &[&str] = &[
+    "publish",
+    "import",
+    "yank",
+    "unyank",
+    "owner-add",
+    "owner-remove",
+    "token-create",
+    "token-revoke",
+    "user-create",
+    "user-update",
+    "user-role",
+    "user-disable",
+    "user-enable",
+    "password-set",
+    "password-change",
+    "password-reset",
+    "session-create",
+    "session-revoke",
+    "sessions-revoke",
+    "identity-link",
+    "identity-unlink",
+    "trust-add",
+    "trust-remove",
+    "trustpub-token-create",
+    "trustpub-token-revoke",
+];
 
 #[cfg(test)]
 mod tests {

@@ -26,6 +26,8 @@ pub struct DownloadStats {
     pub per_version: BTreeMap<String, u64>,
     /// `YYYY-MM-DD` -> downloads (days without downloads are absent).
     pub per_day: BTreeMap<String, u64>,
+    /// Exact version string -> `YYYY-MM-DD` -> downloads (days without downloads are absent).
+    pub per_version_day: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl DownloadStats {
@@ -36,11 +38,21 @@ impl DownloadStats {
 
     /// One entry per day for the `days` days ending with `today` (oldest first), zero-filled.
     pub fn last_days(&self, days: u32, today: OffsetDateTime) -> Vec<(String, u64)> {
+        Self::series(&self.per_day, days, today)
+    }
+
+    /// Like [`Self::last_days`], for one exact version.
+    pub fn last_days_of_version(&self, vers: &str, days: u32, today: OffsetDateTime) -> Vec<(String, u64)> {
+        static EMPTY: BTreeMap<String, u64> = BTreeMap::new();
+        Self::series(self.per_version_day.get(vers).unwrap_or(&EMPTY), days, today)
+    }
+
+    fn series(per_day: &BTreeMap<String, u64>, days: u32, today: OffsetDateTime) -> Vec<(String, u64)> {
         (0..i64::from(days))
             .rev()
             .map(|back| {
                 let date = clock::date(today - time::Duration::days(back));
-                let n = self.per_day.get(&date).copied().unwrap_or(0);
+                let n = per_day.get(&date).copied().unwrap_or(0);
                 (date, n)
             })
             .collect()
@@ -119,6 +131,12 @@ impl Registry {
             return Ok(Some(text.clone()));
         }
         let Some(key) = &version.readme_blob else { return Ok(None) };
+        self.readme_blob(principal, key).await
+    }
+
+    /// A README spilled to the blob store, by its key.
+    pub(crate) async fn readme_blob(&self, principal: Option<&Principal>, key: &str) -> DomainResult<Option<String>> {
+        self.check_read(principal)?;
         let Some(blob) = self.blobs.get(key).await? else {
             tracing::warn!(key = %key, "a version points at a README blob that does not exist");
             return Ok(None);
@@ -138,6 +156,11 @@ impl Registry {
         name: &NormalizedName,
     ) -> DomainResult<DownloadStats> {
         self.check_read(principal)?;
+        self.download_stats_of(name).await
+    }
+
+    /// [`Registry::crate_downloads`] without the read check (for services that checked it).
+    pub(crate) async fn download_stats_of(&self, name: &NormalizedName) -> DomainResult<DownloadStats> {
         let q = Query::partition(keys::crate_pk(name)).prefix(keys::DOWNLOADS_PREFIX);
         let mut stats = DownloadStats::default();
         for item in query_all(self.items.as_ref(), &q).await? {
@@ -151,7 +174,9 @@ impl Registry {
             stats.per_day.insert(date.to_owned(), day_total);
             for (attr, value) in &item.0 {
                 if let Some(vers) = attr.strip_prefix("v:") {
-                    *stats.per_version.entry(vers.to_owned()).or_default() += non_negative(Some(value));
+                    let n = non_negative(Some(value));
+                    *stats.per_version.entry(vers.to_owned()).or_default() += n;
+                    *stats.per_version_day.entry(vers.to_owned()).or_default().entry(date.to_owned()).or_default() += n;
                 }
             }
         }

@@ -8,15 +8,18 @@ pub mod archive;
 pub mod audit;
 pub mod auth;
 pub mod crates;
+pub mod directory;
 pub mod downloads;
 pub mod import;
 pub mod index;
+pub mod listings;
 pub mod owners;
 pub mod package;
 pub mod passwords;
 pub mod publish;
 pub mod ratelimit;
 pub mod search;
+pub mod self_service;
 pub mod sessions;
 pub mod sso;
 mod store_errors;
@@ -24,6 +27,7 @@ pub mod sweep;
 pub mod tokens;
 pub mod trustpub;
 pub mod users;
+pub mod views;
 pub mod yank;
 
 use std::sync::Arc;
@@ -67,6 +71,7 @@ pub struct Registry {
     pub(crate) config: RegistryConfig,
     pub(crate) index_cache: index::IndexCache,
     pub(crate) catalog: search::Catalog,
+    pub(crate) download_totals: listings::DownloadTotals,
     pub(crate) principals: auth::PrincipalCache,
     /// Token hash -> unix time of the last `last_used` write this process made (write throttle).
     pub(crate) last_used_writes: std::sync::Mutex<std::collections::HashMap<String, i64>>,
@@ -83,6 +88,7 @@ impl Registry {
             config,
             index_cache: index::IndexCache::default(),
             catalog: search::Catalog::default(),
+            download_totals: listings::DownloadTotals::default(),
             principals: auth::PrincipalCache::default(),
             last_used_writes: std::sync::Mutex::default(),
             crate_locks: (0..CRATE_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),

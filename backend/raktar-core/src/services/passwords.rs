@@ -70,7 +70,7 @@ fn decoy_hash() -> &'static str {
 }
 
 /// Runs the (deliberately slow) verification off the async workers.
-async fn verify_blocking(password: &str, stored: Option<String>) -> DomainResult<bool> {
+pub(crate) async fn verify_blocking(password: &str, stored: Option<String>) -> DomainResult<bool> {
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || match stored {
         Some(stored) => verify_password(&password, &stored),
@@ -87,6 +87,20 @@ impl Registry {
     /// Sets (or replaces) a user's password, and ends the user's web sessions. `actor` is who
     /// asked (`cli`, or the user).
     pub async fn set_password(&self, actor: &str, login: &Login, password: &str) -> DomainResult<()> {
+        self.write_password(actor, login, password, "password-set").await?;
+        self.revoke_user_sessions(actor, login).await?;
+        Ok(())
+    }
+
+    /// Hashes and stores a new password for `login`, with an audit event `action`; sessions are
+    /// left to the caller.
+    pub(crate) async fn write_password(
+        &self,
+        actor: &str,
+        login: &Login,
+        password: &str,
+        action: &str,
+    ) -> DomainResult<()> {
         validate_new_password(password)?;
         let owned = password.to_owned();
         let hash = tokio::task::spawn_blocking(move || hash_password(&owned))
@@ -107,7 +121,7 @@ impl Registry {
             detail.insert("user".to_owned(), login.as_str().to_owned());
             let ops = vec![
                 TxOp::Update { key: keys::user(login), update, condition: Some(condition) },
-                audit::event(actor, "password-set", None, None, detail)?,
+                audit::event(actor, action, None, None, detail)?,
             ];
             match self.items.transact(ops).await {
                 Ok(()) => {
@@ -121,8 +135,7 @@ impl Registry {
         if !done {
             return Err(DomainError::conflict(format!("user `{login}` is being changed concurrently; please retry")));
         }
-        tracing::info!(user = %login, by = actor, "password set");
-        self.revoke_user_sessions(actor, login).await?;
+        tracing::info!(user = %login, by = actor, action, "password set");
         Ok(())
     }
 

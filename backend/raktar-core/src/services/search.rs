@@ -385,6 +385,26 @@ impl Registry {
         Ok(SearchResults { hits, total })
     }
 
+    /// Every catalog summary matching `query`, in search rank order (the empty query: all, by
+    /// rank then name). For listings that filter and sort further (`listings.rs`).
+    pub(crate) async fn ranked_records(&self, query: &str) -> DomainResult<Vec<Arc<CrateRecord>>> {
+        self.ensure_catalog().await?;
+        let index = self.catalog.index()?;
+        Ok(index
+            .ranked(&PreparedQuery::new(query))
+            .into_iter()
+            .filter_map(|(_, i)| index.entries.get(i).map(|e| e.record.clone()))
+            .collect())
+    }
+
+    /// Every catalog summary, in no particular order.
+    pub(crate) async fn catalog_records(&self) -> DomainResult<Vec<Arc<CrateRecord>>> {
+        self.ensure_catalog().await?;
+        let state =
+            self.catalog.state.read().map_err(|_| crate::domain::DomainError::internal("catalog lock poisoned"))?;
+        Ok(state.entries.values().map(|e| e.record.clone()).collect())
+    }
+
     /// Crates most recently updated (for listings).
     pub async fn recent_crates(&self, limit: usize) -> DomainResult<Vec<SearchHit>> {
         self.ensure_catalog().await?;

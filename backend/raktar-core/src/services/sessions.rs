@@ -275,10 +275,25 @@ impl Registry {
     /// Ends every session of a user ("sign out everywhere"; also after a password change). Returns
     /// how many were ended.
     pub async fn revoke_user_sessions(&self, actor: &str, login: &Login) -> DomainResult<usize> {
+        self.revoke_user_sessions_except(actor, login, None).await
+    }
+
+    /// Ends every session of a user but the one whose secret is `keep` (the caller's own, after a
+    /// password change). Returns how many were ended.
+    pub(crate) async fn revoke_user_sessions_except(
+        &self,
+        actor: &str,
+        login: &Login,
+        keep: Option<&str>,
+    ) -> DomainResult<usize> {
+        let kept = keep.map(|s| keys::session(&hash_token(s)));
         let q = Query::on_index(Index::Gsi1, keys::user_pk(login)).prefix(keys::SESSION_GSI_PREFIX);
         let mut ended = 0;
         for item in query_all(self.items.as_ref(), &q).await? {
             let Some(key) = item.key() else { continue };
+            if kept.as_ref() == Some(&key) {
+                continue;
+            }
             self.items.delete(&key, None).await?;
             ended += 1;
         }

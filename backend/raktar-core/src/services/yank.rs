@@ -9,6 +9,7 @@ use crate::store::{Condition, TxOp, Update};
 use super::auth::{AuthCheck, Principal};
 use super::index::{build_file, compute_max_version, etag_of, ready_file_op};
 use super::publish::{summary_update, version_identity};
+use super::views::{YANKED_AT_ATTR, YANKED_BY_ATTR};
 use super::{Registry, audit, clock};
 
 const MAX_ATTEMPTS: u32 = 16;
@@ -65,7 +66,11 @@ impl Registry {
             let ops = vec![
                 TxOp::Update {
                     key: keys::version(&norm, &version_identity(&record.vers)),
-                    update: Update::new().set("yanked", yanked).set("line", record.line.clone()),
+                    update: yank_marks(
+                        Update::new().set("yanked", yanked).set("line", record.line.clone()),
+                        yanked,
+                        principal.login(),
+                    ),
                     condition: Some(Condition::AttrEquals("yanked".into(), (!yanked).into())),
                 },
                 TxOp::Update {
@@ -93,6 +98,15 @@ impl Registry {
             }
         }
         Err(DomainError::conflict(format!("crate `{name}` is being changed concurrently; please retry")))
+    }
+}
+
+/// Records who yanked a version and when (removed again by an unyank).
+fn yank_marks(update: Update, yanked: bool, login: &str) -> Update {
+    if yanked {
+        update.set(YANKED_AT_ATTR, clock::now_string()).set(YANKED_BY_ATTR, login)
+    } else {
+        update.remove(YANKED_AT_ATTR).remove(YANKED_BY_ATTR)
     }
 }
 

@@ -1,8 +1,9 @@
 //! Crates: lookup, search, yank/unyank, owners.
 
-use async_graphql::{Context, Object};
+use async_graphql::{Context, Enum, Object};
 use raktar_core::domain::{CrateName, CrateVersion, DomainError};
 use raktar_core::services::auth::require;
+use raktar_core::services::listings::{CrateFilter, CrateSort};
 
 use crate::context::env;
 use crate::error::Res;
@@ -22,7 +23,7 @@ impl CratesQuery {
         let name = CrateName::parse(&name)?;
         let env = env(ctx)?;
         let norm = name.normalized();
-        let Some(summary) = env.registry.crate_summary(env.caller, &norm).await? else { return Ok(None) };
+        let Some(summary) = env.registry.crate_view(env.caller, &norm).await? else { return Ok(None) };
         let summary = std::sync::Arc::new(summary);
         env.loaders.feed_one(CrateKey(norm), summary.clone()).await;
         Ok(Some(CrateObj::from_summary(summary)))
@@ -30,19 +31,66 @@ impl CratesQuery {
 
     /// Searches crates with the same ranking as `cargo search`: exact name, name prefix, name
     /// substring, keyword, then description; shorter names first within a rank. An empty query
-    /// lists every crate.
+    /// lists every crate. `sort` orders the matches otherwise (ties by name; null: `RELEVANCE`); `keyword` and
+    /// `category` keep the crates whose highest version lists them (case-insensitive; `-` and `_`
+    /// are equal in keywords). Download orders may lag the counters by a few minutes.
     #[graphql(complexity = "page_cost(first, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
     async fn crates(
         &self,
         ctx: &Context<'_>,
         #[graphql(default)] query: String,
+        #[graphql(default_with = "Some(CrateSortGql::Relevance)")] sort: Option<CrateSortGql>,
+        keyword: Option<String>,
+        category: Option<String>,
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
     ) -> Res<CrateConnection> {
         let (offset, limit) = page_args(first, after.as_deref())?;
+        for (arg, value) in [("keyword", &keyword), ("category", &category)] {
+            if value.as_ref().is_some_and(|v| v.len() > MAX_FILTER_LEN) {
+                return Err(DomainError::bad_request(format!("`{arg}` is at most {MAX_FILTER_LEN} bytes")).into());
+            }
+        }
         let env = env(ctx)?;
-        let results = env.registry.search_window(env.caller, &query, offset, limit).await?;
+        let filter = CrateFilter { keyword, category };
+        let sort = sort.unwrap_or(CrateSortGql::Relevance).into();
+        let results = env.registry.list_crates(env.caller, &query, sort, &filter, offset, limit).await?;
         crate_connection(ctx, results, offset)
+    }
+}
+
+/// Longest keyword or category filter.
+const MAX_FILTER_LEN: usize = 100;
+
+/// The order of a crate listing.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "CrateSort")]
+pub enum CrateSortGql {
+    /// Search rank (like `cargo search`); for the empty query, shorter names first.
+    Relevance,
+    /// By name.
+    Name,
+    /// All-time downloads, most first.
+    Downloads,
+    /// Downloads of the last 90 days, most first.
+    RecentDownloads,
+    /// Last change (publish, yank, owner change), newest first.
+    RecentlyUpdated,
+    /// First publish, newest first.
+    NewlyAdded,
+}
+
+impl From<CrateSortGql> for CrateSort {
+    fn from(s: CrateSortGql) -> Self {
+        match s {
+            CrateSortGql::Relevance => CrateSort::Relevance,
+            CrateSortGql::Name => CrateSort::Name,
+            CrateSortGql::Downloads => CrateSort::Downloads,
+            CrateSortGql::RecentDownloads => CrateSort::RecentDownloads,
+            CrateSortGql::RecentlyUpdated => CrateSort::RecentlyUpdated,
+            CrateSortGql::NewlyAdded => CrateSort::NewlyAdded,
+        }
     }
 }
 
@@ -57,7 +105,7 @@ async fn set_yanked(ctx: &Context<'_>, krate: &str, version: &str, yanked: bool)
     env.registry.set_yanked(principal, &name, &version, yanked).await?;
     clear_all(env.loaders);
     let norm = name.normalized();
-    let versions = env.registry.crate_versions(env.caller, &norm).await?;
+    let versions = env.registry.version_views(env.caller, &norm).await?;
     let record = versions
         .into_iter()
         .find(|v| v.vers == version.as_str())
@@ -73,7 +121,7 @@ async fn change_owners(ctx: &Context<'_>, krate: &str, logins: &[String], add: b
     clear_all(env.loaders);
     let summary = env
         .registry
-        .crate_summary(env.caller, &name.normalized())
+        .crate_view(env.caller, &name.normalized())
         .await?
         .ok_or_else(|| DomainError::not_found(format!("crate `{name}` does not exist")))?;
     Ok(CrateObj::from_summary(std::sync::Arc::new(summary)))

@@ -1,7 +1,9 @@
 //! The root types, split by area and merged.
 
+pub mod account;
 pub mod audit;
 pub mod crates;
+pub mod registry;
 pub mod tokens;
 pub mod trust;
 pub mod users;
@@ -10,8 +12,22 @@ use async_graphql::MergedObject;
 
 /// Every query of the v1 contract.
 #[derive(MergedObject, Default)]
-pub struct Query(crates::CratesQuery, users::UsersQuery, tokens::TokensQuery, audit::AuditQuery, trust::TrustQuery);
+pub struct Query(
+    registry::RegistryQuery,
+    crates::CratesQuery,
+    users::UsersQuery,
+    tokens::TokensQuery,
+    audit::AuditQuery,
+    account::AccountQuery,
+    trust::TrustQuery,
+);
 
 /// Every mutation of the v1 contract.
 #[derive(MergedObject, Default)]
-pub struct Mutation(crates::CratesMutation, tokens::TokensMutation, users::AdminMutation, trust::TrustMutation);
+pub struct Mutation(
+    crates::CratesMutation,
+    tokens::TokensMutation,
+    users::AdminMutation,
+    account::AccountMutation,
+    trust::TrustMutation,
+);

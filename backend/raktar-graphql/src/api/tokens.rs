@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use raktar_core::domain::{CratePattern, DomainError};
+use raktar_core::services::auth::require;
 use raktar_core::services::tokens::{NewToken, TokenView};
 
 use crate::context::env;
@@ -18,11 +19,16 @@ pub struct TokensQuery;
 impl TokensQuery {
     /// The caller's cargo tokens, by name (never their secrets).
     async fn my_tokens(&self, ctx: &Context<'_>) -> Res<Vec<TokenObj>> {
-        let env = env(ctx)?;
-        let mut tokens = env.registry.own_tokens(env.caller).await?;
-        tokens.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(tokens.into_iter().map(TokenObj::from).collect())
+        own_tokens(&env(ctx)?).await
     }
+}
+
+/// The caller's tokens, by name.
+async fn own_tokens(env: &crate::context::Env<'_>) -> Res<Vec<TokenObj>> {
+    let login = require(env.caller)?.login().to_owned();
+    let mut tokens = env.registry.own_tokens(env.caller).await?;
+    tokens.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(tokens.into_iter().map(|t| TokenObj::new(&login, t)).collect())
 }
 
 /// A new cargo token for the caller.
@@ -44,6 +50,8 @@ pub struct CreateTokenInput {
 pub struct RevokedToken {
     /// Name of the revoked token.
     pub name: String,
+    /// The caller's remaining tokens, by name.
+    pub tokens: Vec<TokenObj>,
 }
 
 #[derive(Default)]
@@ -53,9 +61,6 @@ pub struct TokensMutation;
 impl TokensMutation {
     /// Creates a cargo token for the caller; the secret is returned this once.
     async fn create_token(&self, ctx: &Context<'_>, input: CreateTokenInput) -> Res<CreatedToken> {
-        if input.scopes.is_empty() {
-            return Err(DomainError::bad_request("give at least one scope").into());
-        }
         let crates = input.crates.iter().map(|c| CratePattern::parse(c)).collect::<Result<Vec<_>, _>>()?;
         let expires_in_secs = match input.expires_in_days {
             Some(d) if !(1..=MAX_DAYS).contains(&d) => {
@@ -86,7 +91,7 @@ impl TokensMutation {
             last_used_at: r.last_used_at,
             hint: r.hint,
         };
-        Ok(CreatedToken { token: view.into(), secret: created.secret })
+        Ok(CreatedToken { token: TokenObj::new(&r.login, view), secret: created.secret })
     }
 
     /// Revokes one of the caller's tokens by name; it stops working at once. A token may revoke
@@ -94,6 +99,7 @@ impl TokensMutation {
     async fn revoke_token(&self, ctx: &Context<'_>, name: String) -> Res<RevokedToken> {
         let env = env(ctx)?;
         env.registry.revoke_own_token(env.caller, &name).await?;
-        Ok(RevokedToken { name })
+        let tokens = own_tokens(&env).await?;
+        Ok(RevokedToken { name, tokens })
     }
 }

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, CursorType, Edge, OpaqueCursor};
-use async_graphql::{Context, Object, SimpleObject};
+use async_graphql::{Context, ID, Object, SimpleObject};
 use raktar_core::domain::{CrateVersion, DomainError, NormalizedName};
-use raktar_core::model::CrateRecord;
 use raktar_core::services::clock;
 use raktar_core::services::crates::DownloadStats;
 use raktar_core::services::search::{SearchHit, SearchResults};
+use raktar_core::services::views::CrateView;
 
 use crate::context::env;
 use crate::error::Res;
@@ -16,7 +16,7 @@ use crate::limits::LIST_ITEM_BYTES;
 use crate::loaders::{self, CrateKey, DownloadsKey, OwnersKey, UserKey, VersionsKey};
 use crate::types::scalars::{Date, DateTime};
 use crate::types::user::UserObj;
-use crate::types::version::VersionObj;
+use crate::types::version::{DependencyKind, VersionObj};
 
 /// Most items one connection page returns.
 pub const MAX_PAGE: i32 = 100;
@@ -42,23 +42,23 @@ pub struct Links {
 /// on first use (once per request).
 pub struct CrateObj {
     norm: NormalizedName,
-    summary: Option<Arc<CrateRecord>>,
+    summary: Option<Arc<CrateView>>,
 }
 
 impl CrateObj {
-    pub fn from_summary(summary: Arc<CrateRecord>) -> Self {
+    pub fn from_summary(summary: Arc<CrateView>) -> Self {
         Self { norm: NormalizedName::from_stored(&summary.name), summary: Some(summary) }
     }
 
     pub fn from_hit(hit: SearchHit) -> Self {
-        Self { norm: NormalizedName::from_stored(&hit.name), summary: hit.summary }
+        Self { norm: NormalizedName::from_stored(&hit.name), summary: hit.view().map(Arc::new) }
     }
 
     fn by_name(norm: NormalizedName) -> Self {
         Self { norm, summary: None }
     }
 
-    async fn summary(&self, ctx: &Context<'_>) -> Res<Arc<CrateRecord>> {
+    async fn summary(&self, ctx: &Context<'_>) -> Res<Arc<CrateView>> {
         if let Some(s) = &self.summary {
             return Ok(s.clone());
         }
@@ -81,6 +81,58 @@ impl CrateObj {
 /// A crate of this registry.
 #[Object(name = "Crate")]
 impl CrateObj {
+    /// Stable, opaque identity: `crate:{normalized name}`.
+    async fn id(&self) -> ID {
+        ID(format!("crate:{}", self.norm))
+    }
+
+    /// Whether the caller may manage this crate (yank, owners): an owner or an administrator,
+    /// through a session or a token with the `yank` or `change-owners` scope for it.
+    async fn viewer_can_manage(&self, ctx: &Context<'_>) -> Res<bool> {
+        let env = env(ctx)?;
+        if env.caller.is_none() {
+            return Ok(false);
+        }
+        let owners = env.loaders.load_one(OwnersKey(self.norm.clone())).await?.unwrap_or_default();
+        let name = self.summary(ctx).await?.name.clone();
+        Ok(env.registry.may_manage(env.caller, &name, &owners))
+    }
+
+    /// Crates of this registry whose highest version depends on this crate, by name, with the
+    /// requirement and kind of that dependency.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn dependents(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> Res<DependentConnection> {
+        let (offset, limit) = page_args(first, after.as_deref())?;
+        let env = env(ctx)?;
+        let page = env.registry.dependents_of(env.caller, &self.norm, offset, limit).await?;
+        env.charge(page.dependents.len().saturating_mul(LIST_ITEM_BYTES))?;
+        let has_next = offset + limit < page.total;
+        let mut conn = Connection::with_additional_fields(
+            offset > 0,
+            has_next,
+            CrateConnectionFields { total_count: page.total as u64 },
+        );
+        conn.edges.extend(page.dependents.into_iter().enumerate().map(|(i, d)| {
+            Edge::new(
+                OpaqueCursor(offset + i),
+                Dependent {
+                    krate: CrateObj::from_summary(Arc::new(d.krate)),
+                    version: d.version,
+                    req: d.req,
+                    kind: d.kind.into(),
+                    optional: d.optional,
+                    target: d.target,
+                },
+            )
+        }));
+        Ok(conn)
+    }
+
     /// The name as first published (its canonical spelling). Lookups accept any spelling that
     /// normalizes to the same name (case, `-` and `_`).
     async fn name(&self, ctx: &Context<'_>) -> Res<String> {
@@ -141,7 +193,7 @@ impl CrateObj {
         let owners = env.loaders.load_one(OwnersKey(self.norm.clone())).await?.unwrap_or_default();
         env.charge(owners.len().saturating_mul(LIST_ITEM_BYTES))?;
         let keys: Vec<UserKey> =
-            owners.iter().filter_map(|o| raktar_core::domain::Login::parse(&o.login).ok()).map(UserKey).collect();
+            owners.iter().filter_map(|o| raktar_core::domain::Login::parse(o).ok()).map(UserKey).collect();
         let users = env.loaders.load_many(keys.clone()).await?;
         Ok(keys.iter().filter_map(|k| users.get(k)).map(|u| UserObj::new(u.clone())).collect())
     }
@@ -228,21 +280,55 @@ impl CrateDownloads {
     /// without downloads count 0. At most 366 days.
     #[graphql(complexity = "list_cost(Some(days), 0, child_complexity)")]
     async fn daily(&self, ctx: &Context<'_>, #[graphql(default = 90)] days: i32) -> Res<Vec<DailyDownloads>> {
-        if !(0..=MAX_DAYS).contains(&days) {
-            return Err(DomainError::bad_request(format!("`days` must be between 0 and {MAX_DAYS}")).into());
-        }
-        env(ctx)?.charge(usize::try_from(days).unwrap_or(0).saturating_mul(LIST_ITEM_BYTES))?;
-        let obj = CrateObj::by_name(self.norm.clone());
-        let stats = obj.downloads_stats(ctx).await?;
-        Ok(stats
-            .last_days(u32::try_from(days).unwrap_or(0), clock::now())
-            .into_iter()
-            .filter_map(|(date, downloads)| {
-                Some(DailyDownloads { date: Date(raktar_core::services::admin::parse_date(&date).ok()?), downloads })
-            })
-            .collect())
+        daily_series(ctx, &self.norm, None, days).await
     }
 }
+
+/// A daily download series of a crate (`version: None`) or one of its versions: `days` days
+/// ending today, oldest first, zero-filled; charged to the response budget by its length.
+pub async fn daily_series(
+    ctx: &Context<'_>,
+    norm: &NormalizedName,
+    version: Option<&str>,
+    days: i32,
+) -> Res<Vec<DailyDownloads>> {
+    if !(0..=MAX_DAYS).contains(&days) {
+        return Err(DomainError::bad_request(format!("`days` must be between 0 and {MAX_DAYS}")).into());
+    }
+    env(ctx)?.charge(usize::try_from(days).unwrap_or(0).saturating_mul(LIST_ITEM_BYTES))?;
+    let obj = CrateObj::by_name(norm.clone());
+    let stats = obj.downloads_stats(ctx).await?;
+    let days = u32::try_from(days).unwrap_or(0);
+    let series = match version {
+        Some(v) => stats.last_days_of_version(v, days, clock::now()),
+        None => stats.last_days(days, clock::now()),
+    };
+    Ok(series
+        .into_iter()
+        .filter_map(|(date, downloads)| {
+            Some(DailyDownloads { date: Date(raktar_core::services::admin::parse_date(&date).ok()?), downloads })
+        })
+        .collect())
+}
+
+/// A crate that depends on another, and how.
+#[derive(SimpleObject)]
+pub struct Dependent {
+    /// The dependent crate.
+    #[graphql(name = "crate")]
+    pub krate: CrateObj,
+    /// The dependent's version that declares the dependency (its highest version).
+    pub version: String,
+    /// The version requirement on the depended-on crate.
+    pub req: String,
+    pub kind: DependencyKind,
+    pub optional: bool,
+    /// Platform condition, if any.
+    pub target: Option<String>,
+}
+
+/// Dependents of a crate, a page at a time (Relay cursor connection).
+pub type DependentConnection = Connection<OpaqueCursor<usize>, Dependent, CrateConnectionFields>;
 
 /// Downloads on one UTC day.
 #[derive(SimpleObject, Clone, Debug)]
@@ -278,7 +364,7 @@ pub fn list_cost(first: Option<i32>, unbounded: usize, child_complexity: usize) 
 pub async fn readme_text(
     ctx: &Context<'_>,
     norm: &NormalizedName,
-    version: &Arc<raktar_core::model::VersionRecord>,
+    version: &Arc<raktar_core::services::views::VersionView>,
 ) -> Res<Option<String>> {
     let env = env(ctx)?;
     let text = loaders::readme(

@@ -1,6 +1,6 @@
 //! `Token`, `Scope` and the token-creation result.
 
-use async_graphql::{Enum, SimpleObject};
+use async_graphql::{Enum, ID, SimpleObject};
 use raktar_core::domain::Scope;
 use raktar_core::services::tokens::TokenView;
 
@@ -50,6 +50,8 @@ impl From<ScopeGql> for Scope {
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(name = "Token")]
 pub struct TokenObj {
+    /// Stable, opaque identity: `token:{login}/{name}`.
+    pub id: ID,
     /// Unique per user.
     pub name: String,
     pub scopes: Vec<ScopeGql>,
@@ -64,9 +66,11 @@ pub struct TokenObj {
     pub hint: String,
 }
 
-impl From<TokenView> for TokenObj {
-    fn from(t: TokenView) -> Self {
+impl TokenObj {
+    /// A token of the user `login`.
+    pub fn new(login: &str, t: TokenView) -> Self {
         Self {
+            id: ID(format!("token:{login}/{}", t.name)),
             name: t.name,
             scopes: t.scopes.into_iter().map(Into::into).collect(),
             crates: t.crates,

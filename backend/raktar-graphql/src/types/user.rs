@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, Object};
 use raktar_core::domain::Login;
-use raktar_core::model::{Role, UserRecord};
+use raktar_core::model::Role;
 use raktar_core::services::crates::sees_private_details;
+use raktar_core::services::views::UserView;
 
 use crate::context::env;
 use crate::error::Res;
@@ -44,12 +45,17 @@ impl From<RoleGql> for Role {
 
 /// A user account.
 pub struct UserObj {
-    record: Arc<UserRecord>,
+    record: Arc<UserView>,
 }
 
 impl UserObj {
-    pub fn new(record: Arc<UserRecord>) -> Self {
+    pub fn new(record: Arc<UserView>) -> Self {
         Self { record }
+    }
+
+    /// A user from a service result.
+    pub fn of(user: impl Into<UserView>) -> Self {
+        Self { record: Arc::new(user.into()) }
     }
 }
 

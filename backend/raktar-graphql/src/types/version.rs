@@ -1,45 +1,68 @@
 //! `Version`, its features and dependencies.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use async_graphql::{Context, Enum, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use raktar_core::domain::{CrateName, DomainError, Login, NormalizedName};
-use raktar_core::model::{IndexLine, VersionRecord};
+use raktar_core::services::views::{DependencyKind as Kind, VersionView};
 
 use crate::context::env;
 use crate::error::Res;
 use crate::limits::{LIST_ITEM_BYTES, strings_bytes};
 use crate::loaders::{CrateKey, DownloadsKey, UserKey};
-use crate::types::krate::{CrateObj, Links, README_COST, SHORT_LIST_ITEMS, list_cost, readme_text};
+use crate::types::krate::{
+    CrateObj, DailyDownloads, Links, README_COST, SHORT_LIST_ITEMS, daily_series, list_cost, readme_text,
+};
 use crate::types::scalars::DateTime;
 use crate::types::user::UserObj;
 
 /// One published version of a crate.
 pub struct VersionObj {
     norm: NormalizedName,
-    record: Arc<VersionRecord>,
-    /// The index line, parsed on first use (features, dependencies, links).
-    line: OnceLock<Result<IndexLine, String>>,
+    view: Arc<VersionView>,
 }
 
 impl VersionObj {
-    pub fn new(norm: NormalizedName, record: Arc<VersionRecord>) -> Self {
-        Self { norm, record, line: OnceLock::new() }
-    }
-
-    fn line(&self) -> Res<&IndexLine> {
-        self.line.get_or_init(|| serde_json::from_str(&self.record.line).map_err(|e| e.to_string())).as_ref().map_err(
-            |e| DomainError::internal(format!("stored index line of {} does not parse: {e}", self.record.vers)).into(),
-        )
+    pub fn new(norm: NormalizedName, view: Arc<VersionView>) -> Self {
+        Self { norm, view }
     }
 }
 
 /// One published version of a crate.
 #[Object(name = "Version")]
 impl VersionObj {
+    /// Stable, opaque identity: `version:{normalized crate name}@{version}`.
+    async fn id(&self) -> ID {
+        ID(format!("version:{}@{}", self.norm, self.view.vers))
+    }
+
+    /// When the version was yanked; null when it is not yanked (or was yanked before yank times
+    /// were recorded).
+    async fn yanked_at(&self) -> Option<DateTime> {
+        self.view.yanked_at.clone().map(DateTime)
+    }
+
+    /// Who yanked it; null when it is not yanked, the yank was not recorded, or that account no
+    /// longer exists.
+    async fn yanked_by(&self, ctx: &Context<'_>) -> Res<Option<UserObj>> {
+        let Some(login) = self.view.yanked_by.as_deref().and_then(|l| Login::parse(l).ok()) else { return Ok(None) };
+        Ok(env(ctx)?.loaders.load_one(UserKey(login)).await?.map(UserObj::new))
+    }
+
+    /// Downloads of this version per UTC day for the last `days` days (today included), oldest
+    /// first, zero-filled; like `Crate.downloads.daily`. At most 366 days.
+    #[graphql(complexity = "list_cost(Some(days), 0, child_complexity)")]
+    async fn downloads_by_day(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 90)] days: i32,
+    ) -> Res<Vec<DailyDownloads>> {
+        daily_series(ctx, &self.norm, Some(&self.view.vers), days).await
+    }
+
     /// The version exactly as published (build metadata included).
     async fn version(&self) -> &str {
-        &self.record.vers
+        &self.view.vers
     }
 
     /// The crate this version belongs to.
@@ -57,79 +80,77 @@ impl VersionObj {
     /// Yanked versions stay downloadable for existing lockfiles but are not chosen by new
     /// resolutions.
     async fn yanked(&self) -> bool {
-        self.record.yanked
+        self.view.yanked
     }
 
     async fn published_at(&self) -> DateTime {
-        DateTime(self.record.pubtime.clone())
+        DateTime(self.view.pubtime.clone())
     }
 
     /// Who published it (null if that account no longer exists).
     async fn publisher(&self, ctx: &Context<'_>) -> Res<Option<UserObj>> {
-        let Ok(login) = Login::parse(&self.record.publisher) else { return Ok(None) };
+        let Ok(login) = Login::parse(&self.view.publisher) else { return Ok(None) };
         Ok(env(ctx)?.loaders.load_one(UserKey(login)).await?.map(UserObj::new))
     }
 
     /// SHA-256 (lowercase hex) of the `.crate` file.
     async fn checksum(&self) -> &str {
-        &self.record.cksum
+        &self.view.cksum
     }
 
     /// Size of the `.crate` file in bytes.
     async fn size(&self) -> u64 {
-        self.record.size
+        self.view.size
     }
 
     /// Total size of the packaged files in bytes.
     async fn unpacked_size(&self) -> u64 {
-        self.record.unpacked_size
+        self.view.unpacked_size
     }
 
     /// Minimum supported Rust version (`rust-version`), if declared.
     async fn rust_version(&self) -> Option<&str> {
-        self.record.rust_version.as_deref()
+        self.view.rust_version.as_deref()
     }
 
     async fn description(&self) -> Option<&str> {
-        self.record.description.as_deref()
+        self.view.description.as_deref()
     }
 
     async fn license(&self) -> Option<&str> {
-        self.record.license.as_deref()
+        self.view.license.as_deref()
     }
 
     async fn authors(&self, ctx: &Context<'_>) -> Res<&[String]> {
-        env(ctx)?.charge(strings_bytes(&self.record.authors))?;
-        Ok(&self.record.authors)
+        env(ctx)?.charge(strings_bytes(&self.view.authors))?;
+        Ok(&self.view.authors)
     }
 
     async fn keywords(&self) -> &[String] {
-        &self.record.keywords
+        &self.view.keywords
     }
 
     async fn categories(&self) -> &[String] {
-        &self.record.categories
+        &self.view.categories
     }
 
     async fn links(&self) -> Links {
         Links {
-            homepage: self.record.homepage.clone(),
-            repository: self.record.repository.clone(),
-            documentation: self.record.documentation.clone(),
+            homepage: self.view.homepage.clone(),
+            repository: self.view.repository.clone(),
+            documentation: self.view.documentation.clone(),
         }
     }
 
     /// The `links` manifest key: the native library this version links.
-    async fn native_library(&self) -> Res<Option<String>> {
-        Ok(self.line()?.links.clone())
+    async fn native_library(&self) -> Option<&str> {
+        self.view.native_library.as_deref()
     }
 
     /// Features and what each enables, by name (`dep:` and `?/` syntax included).
     #[graphql(complexity = "list_cost(None, SHORT_LIST_ITEMS, child_complexity)")]
     async fn features(&self, ctx: &Context<'_>) -> Res<Vec<Feature>> {
-        let line = self.line()?;
-        let mut all = line.features.clone();
-        all.extend(line.features2.clone().unwrap_or_default());
+        let all = self.view.features.clone();
         let bytes = all.iter().fold(0usize, |n, (name, enables)| {
             n.saturating_add(LIST_ITEM_BYTES).saturating_add(name.len()).saturating_add(strings_bytes(enables))
         });
@@ -140,40 +161,28 @@ impl VersionObj {
     /// Dependencies as published.
     #[graphql(complexity = "list_cost(None, SHORT_LIST_ITEMS, child_complexity)")]
     async fn dependencies(&self, ctx: &Context<'_>) -> Res<Vec<Dependency>> {
-        let line = self.line()?;
-        let bytes = line.deps.iter().fold(0usize, |n, d| {
+        let deps = &self.view.dependencies;
+        let bytes = deps.iter().fold(0usize, |n, d| {
             let strings = d.name.len()
                 + d.req.len()
-                + d.package.as_ref().map_or(0, String::len)
+                + d.alias.as_ref().map_or(0, String::len)
                 + d.target.as_ref().map_or(0, String::len)
                 + d.registry.as_ref().map_or(0, String::len);
             n.saturating_add(LIST_ITEM_BYTES).saturating_add(strings).saturating_add(strings_bytes(&d.features))
         });
         env(ctx)?.charge(bytes)?;
-        Ok(line
-            .deps
+        Ok(deps
             .iter()
-            .cloned()
-            .map(|d| {
-                let (name, alias) = match d.package {
-                    Some(real) => (real, Some(d.name)),
-                    None => (d.name, None),
-                };
-                Dependency {
-                    kind: match d.kind.as_str() {
-                        "dev" => DependencyKind::Dev,
-                        "build" => DependencyKind::Build,
-                        _ => DependencyKind::Normal,
-                    },
-                    name,
-                    alias,
-                    req: d.req,
-                    target: d.target,
-                    optional: d.optional,
-                    default_features: d.default_features,
-                    features: d.features,
-                    registry: d.registry,
-                }
+            .map(|d| Dependency {
+                kind: d.kind.into(),
+                name: d.name.clone(),
+                alias: d.alias.clone(),
+                req: d.req.clone(),
+                target: d.target.clone(),
+                optional: d.optional,
+                default_features: d.default_features,
+                features: d.features.clone(),
+                registry: d.registry.clone(),
             })
             .collect())
     }
@@ -181,13 +190,13 @@ impl VersionObj {
     /// Downloads of this version.
     async fn downloads(&self, ctx: &Context<'_>) -> Res<u64> {
         let stats = env(ctx)?.loaders.load_one(DownloadsKey(self.norm.clone())).await?.unwrap_or_default();
-        Ok(stats.of_version(&self.record.vers))
+        Ok(stats.of_version(&self.view.vers))
     }
 
     /// README as published (Markdown), if any.
     #[graphql(complexity = "README_COST")]
     async fn readme(&self, ctx: &Context<'_>) -> Res<Option<String>> {
-        readme_text(ctx, &self.norm, &self.record).await
+        readme_text(ctx, &self.norm, &self.view).await
     }
 }
 
@@ -205,6 +214,16 @@ pub enum DependencyKind {
     Normal,
     Dev,
     Build,
+}
+
+impl From<Kind> for DependencyKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Normal => DependencyKind::Normal,
+            Kind::Dev => DependencyKind::Dev,
+            Kind::Build => DependencyKind::Build,
+        }
+    }
 }
 
 /// A dependency of a version.

@@ -139,6 +139,27 @@ impl Fixture {
         serde_json::to_value(&response).unwrap()
     }
 
+    /// Runs a query as `who` signed in through the web session with the secret `session`.
+    pub async fn run_in_session(&self, who: &Principal, session: &str, query: &str, vars: Value) -> Value {
+        let request = Request::new(query).variables(Variables::from_json(vars));
+        let secret = raktar_graphql::SessionSecret(Some(session.to_owned()));
+        let response = self.schema.execute_for(request, Some(who.clone()), Some(secret)).await;
+        serde_json::to_value(&response).unwrap()
+    }
+
+    /// Opens a real web session for `login`; returns its principal and secret.
+    pub async fn session(&self, login: &str) -> (Principal, String) {
+        let login = Login::parse(login).unwrap();
+        let session = self
+            .registry
+            .create_session(&login, raktar_core::services::sessions::SessionMethod::Password)
+            .await
+            .unwrap();
+        let secret = session.secret.expose().to_owned();
+        let principal = self.registry.resolve_session(&secret).await.unwrap();
+        (principal, secret)
+    }
+
     /// Runs a query that must succeed; returns `data`.
     pub async fn data(&self, who: Option<&Principal>, query: &str, vars: Value) -> Value {
         let response = self.run(who, query, vars).await;
