@@ -36,7 +36,7 @@ async function shootBothThemes(page: Page, name: string) {
 }
 
 async function signIn(page: Page, login: string, next: string) {
-  await page.goto(`/login?next=${encodeURIComponent(next)}`);
+  await page.goto(`/signin?next=${encodeURIComponent(next)}`);
   await page.getByLabel("Login").fill(login);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -320,10 +320,17 @@ test("a private registry: anonymous pages ask to sign in, signed in they work", 
     await expect(alert).toContainText("this registry requires a token");
     await expect(alert.getByRole("link", { name: "Sign in" })).toHaveAttribute(
       "href",
-      "/login?next=%2Fsearch%3Fq%3Dx",
+      "/signin?next=%2Fsearch%3Fq%3Dx",
     );
     await expectAccessible(page);
     await alert.getByRole("link", { name: "Sign in" }).click();
+    await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+    await page.getByLabel("Login").fill("carol");
+    await page.getByLabel("Password").fill("not the password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("alert")).toBeVisible();
+    await expect(page).toHaveURL(/\/signin\?next=/);
+    await shootBothThemes(page, "signin");
     await page.getByLabel("Login").fill("carol");
     await page.getByLabel("Password").fill(PASSWORD);
     await page.getByRole("button", { name: "Sign in" }).click();

@@ -10,6 +10,7 @@ import NotFound from "./pages/NotFound";
 const CratePage = lazy(() => import("./pages/CratePage"));
 const UserPage = lazy(() => import("./pages/UserPage"));
 const Tokens = lazy(() => import("./pages/Tokens"));
+const SignIn = lazy(() => import("./pages/SignIn"));
 
 type Theme = "light" | "dark";
 
@@ -98,7 +99,7 @@ function Header() {
             </button>
           </>
         ) : session.status === "loading" ? null : (
-          <a href={signInUrl(location.pathname + location.search)}>Sign in</a>
+          <Link to={signInUrl(location.pathname + location.search)}>Sign in</Link>
         )}
         <ThemeToggle />
       </nav>
@@ -141,6 +142,7 @@ export default function App() {
               <Route path="/crates/:name/:version" element={<CratePage />} />
               <Route path="/users/:login" element={<UserPage />} />
               <Route path="/tokens" element={<Tokens />} />
+              <Route path="/signin" element={<SignIn />} />
               <Route path="*" element={<NotFound />} />
             </Routes>
           </Suspense>

@@ -63,10 +63,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, [refresh]);
   const signOut = useCallback(async () => {
     if (session.status === "signed-in") {
-      await fetch("/logout", {
+      await fetch("/auth/signout", {
         method: "POST",
         credentials: "same-origin",
-        redirect: "manual",
         headers: { "X-CSRF-Token": session.user.csrfToken },
       }).catch(() => undefined);
     }
@@ -82,7 +81,33 @@ export function useSession(): SessionContextValue {
   return ctx;
 }
 
-/** The server's sign-in form, coming back to `next` afterwards. */
+/** The app's sign-in page, coming back to `next` afterwards. */
 export function signInUrl(next: string): string {
-  return `/login?next=${encodeURIComponent(next)}`;
+  return `/signin?next=${encodeURIComponent(next)}`;
+}
+
+/** A same-site path to return to after signing in (anything else goes home). */
+export function safeNext(next: string | null): string {
+  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
+  return next;
+}
+
+/** `POST /auth/signin`: sets the session cookie on success. */
+export async function signIn(
+  login: string,
+  password: string,
+): Promise<{ ok: true } | { ok: false; message: string }> {
+  try {
+    const res = await fetch("/auth/signin", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ login, password }),
+    });
+    if (res.ok) return { ok: true };
+    const body = (await res.json().catch(() => null)) as { errors?: { detail?: string }[] } | null;
+    return { ok: false, message: body?.errors?.[0]?.detail ?? `sign-in failed (HTTP ${res.status})` };
+  } catch {
+    return { ok: false, message: "the server cannot be reached" };
+  }
 }
