@@ -11,6 +11,8 @@ export default async function globalSetup() {
 
   cli(dataDir, ["user", "create", "alice", "--name", "Alice Example"]);
   cli(dataDir, ["user", "set-password", "alice"], `${PASSWORD}\n`);
+  cli(dataDir, ["user", "create", "root", "--admin"]);
+  cli(dataDir, ["user", "set-password", "root"], `${PASSWORD}\n`);
   cli(dataDir, ["user", "create", "bob"]);
   cli(dataDir, ["user", "set-password", "bob"], `${PASSWORD}\n`);
   const token = cli(dataDir, ["token", "create", "--user", "alice", "--name", "seed"]);

@@ -35,10 +35,10 @@ async function shootBothThemes(page: Page, name: string) {
   await page.emulateMedia({ colorScheme: "light" });
 }
 
-async function signIn(page: Page, login: string, next: string) {
+async function signIn(page: Page, login: string, next: string, password = PASSWORD) {
   await page.goto(`/signin?next=${encodeURIComponent(next)}`);
   await page.getByLabel("Login").fill(login);
-  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL((u) => u.pathname === next);
 }
@@ -254,6 +254,66 @@ test("a dead session cookie returns the UI to anonymous, without errors", async 
   await page.goto("/crates/e2e-core");
   await expect(page.getByRole("heading", { level: 1 })).toContainText("e2e-core");
   expect(failures).toEqual([]);
+});
+
+test("admin creates, resets, disables and enables a user; the user changes their password", async ({
+  page,
+  browser,
+}) => {
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await signIn(page, "root", "/admin/users");
+  await expect(page.getByRole("heading", { name: "Users" })).toBeVisible();
+  await page.getByText("Create a user").click();
+  await page.getByLabel("New login").fill("dora");
+  await page.getByLabel("Display name").fill("Dora Example");
+  await page.getByRole("button", { name: "Create user" }).click();
+  await expect(page.getByRole("link", { name: "dora", exact: true })).toBeVisible();
+  await page.getByRole("button", { name: "Reset password of dora" }).click();
+  const temporary = (await page.locator(".secret code").textContent())?.trim() ?? "";
+  expect(temporary.length).toBeGreaterThan(11);
+  await page.getByRole("button", { name: "Disable dora" }).click();
+  await expect(page.getByRole("button", { name: "Enable dora" })).toBeVisible();
+  await shootBothThemes(page, "admin-users");
+
+  // A disabled account cannot sign in.
+  const other = await browser.newContext({ baseURL: baseUrl() });
+  const dora = await other.newPage();
+  await dora.goto("/signin?next=%2Faccount");
+  await dora.getByLabel("Login").fill("dora");
+  await dora.getByLabel("Password").fill(temporary);
+  await dora.getByRole("button", { name: "Sign in" }).click();
+  await expect(dora.getByRole("alert")).toBeVisible();
+  await expect(dora).toHaveURL(/\/signin/);
+
+  // Enabled again, dora signs in with the temporary password and changes it.
+  await page.getByRole("button", { name: "Enable dora" }).click();
+  await expect(page.getByRole("button", { name: "Disable dora" })).toBeVisible();
+  await signIn(dora, "dora", "/account", temporary);
+  await expect(dora.getByRole("heading", { name: "Active sessions" })).toBeVisible();
+  await dora.getByLabel("Current password", { exact: true }).fill("wrong password here");
+  await dora.getByLabel("New password", { exact: true }).fill("a brand new passphrase");
+  await dora.getByLabel("New password again").fill("a brand new passphrase");
+  await dora.getByRole("button", { name: "Change password" }).click();
+  await expect(dora.getByRole("alert")).toBeVisible();
+  await dora.getByLabel("Current password", { exact: true }).fill(temporary);
+  await dora.getByRole("button", { name: "Change password" }).click();
+  await expect(dora.getByText("Password changed.")).toBeVisible();
+  await shootBothThemes(dora, "account");
+  await other.close();
+
+  // The new password works; the temporary one no longer does.
+  const again = await browser.newContext({ baseURL: baseUrl() });
+  const fresh = await again.newPage();
+  await signIn(fresh, "dora", "/account", "a brand new passphrase");
+  await expect(fresh.getByRole("heading", { name: "Account" })).toBeVisible();
+  await again.close();
+});
+
+test("the admin pages refuse a member", async ({ page }) => {
+  await signIn(page, "bob", "/admin/users");
+  await expect(page.getByRole("alert")).toContainText("Only administrators");
+  await expect(page.getByRole("link", { name: "Users" })).toHaveCount(0);
+  await expectAccessible(page);
 });
 
 test("sign out ends the session", async ({ page }) => {

@@ -11,6 +11,8 @@ const CratePage = lazy(() => import("./pages/CratePage"));
 const UserPage = lazy(() => import("./pages/UserPage"));
 const Tokens = lazy(() => import("./pages/Tokens"));
 const SignIn = lazy(() => import("./pages/SignIn"));
+const Account = lazy(() => import("./pages/Account"));
+const AdminUsers = lazy(() => import("./pages/AdminUsers"));
 
 type Theme = "light" | "dark";
 
@@ -89,6 +91,8 @@ function Header() {
           <>
             <NavLink to={`/users/${encodeURIComponent(session.user.login)}`}>{session.user.login}</NavLink>
             <NavLink to="/tokens">Tokens</NavLink>
+            <NavLink to="/account">Account</NavLink>
+            {session.user.role === "admin" && <NavLink to="/admin/users">Users</NavLink>}
             <button
               type="button"
               onClick={() => {
@@ -143,6 +147,8 @@ export default function App() {
               <Route path="/users/:login" element={<UserPage />} />
               <Route path="/tokens" element={<Tokens />} />
               <Route path="/signin" element={<SignIn />} />
+              <Route path="/account" element={<Account />} />
+              <Route path="/admin/users" element={<AdminUsers />} />
               <Route path="*" element={<NotFound />} />
             </Routes>
           </Suspense>
