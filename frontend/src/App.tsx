@@ -102,7 +102,7 @@ function Header() {
               Sign out
             </button>
           </>
-        ) : session.status === "loading" ? null : (
+        ) : session.status === "loading" || location.pathname === "/signin" ? null : (
           <Link to={signInUrl(location.pathname + location.search)}>Sign in</Link>
         )}
         <ThemeToggle />

@@ -57,7 +57,7 @@ export default function SignIn() {
         </p>
       )}
       {info?.passwordSignIn !== false && (
-        <form onSubmit={(e) => void submit(e)} aria-label="Sign in with a password">
+        <form onSubmit={(e) => void submit(e)}>
           <label>
             Login
             <input
