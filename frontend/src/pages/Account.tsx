@@ -67,7 +67,7 @@ function PasswordForm() {
   };
 
   return (
-    <form onSubmit={submit} aria-labelledby="password-heading">
+    <form className="stack-form" onSubmit={submit} aria-labelledby="password-heading">
       <h2 id="password-heading">Change password</h2>
       <label>
         Current password
@@ -128,44 +128,46 @@ function Sessions() {
     <div>
       <h2>Active sessions</h2>
       {failure && <ErrorState error={failure} />}
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Signed in</th>
-            <th scope="col">Method</th>
-            <th scope="col">Last seen</th>
-            <th scope="col">Expires</th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {sessions.map((s) => (
-            <tr key={s.id}>
-              <td>
-                {formatDate(s.createdAt)}
-                {s.current ? " (this browser)" : ""}
-              </td>
-              <td>{s.method}</td>
-              <td>{s.lastSeenAt ? formatDate(s.lastSeenAt) : "—"}</td>
-              <td>{formatDate(s.expiresAt)}</td>
-              <td>
-                {!s.current && (
-                  <button
-                    type="button"
-                    onClick={() =>
-                      void revoke({ id: s.id }).then(() => reload({ requestPolicy: "network-only" }))
-                    }
-                  >
-                    Sign out this session
-                  </button>
-                )}
-              </td>
+      <div className="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Signed in</th>
+              <th scope="col">Method</th>
+              <th scope="col">Last seen</th>
+              <th scope="col">Expires</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {sessions.map((s) => (
+              <tr key={s.id}>
+                <td>
+                  {formatDate(s.createdAt)}
+                  {s.current ? " (this browser)" : ""}
+                </td>
+                <td>{s.method}</td>
+                <td>{s.lastSeenAt ? formatDate(s.lastSeenAt) : "—"}</td>
+                <td>{formatDate(s.expiresAt)}</td>
+                <td>
+                  {!s.current && (
+                    <button
+                      type="button"
+                      onClick={() =>
+                        void revoke({ id: s.id }).then(() => reload({ requestPolicy: "network-only" }))
+                      }
+                    >
+                      Sign out this session
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       <p>
         <button
           type="button"

@@ -77,7 +77,7 @@ function UserAdmin() {
   return (
     <section>
       <h1>Users</h1>
-      <form role="search" onSubmit={search}>
+      <form role="search" className="inline-search" onSubmit={search}>
         <label>
           Search users
           <input type="search" value={draft} onChange={(e) => setDraft(e.target.value)} />
@@ -119,77 +119,79 @@ function UserAdmin() {
           <p>
             {users.totalCount} {users.totalCount === 1 ? "user" : "users"}
           </p>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Login</th>
-                <th scope="col">Name</th>
-                <th scope="col">Role</th>
-                <th scope="col">State</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {users.nodes.map((u) => (
-                <tr key={u.id}>
-                  <td>
-                    <Link to={`/users/${u.login}`}>{u.login}</Link>
-                  </td>
-                  <td>{u.name ?? ""}</td>
-                  <td>
-                    <select
-                      aria-label={`Role of ${u.login}`}
-                      value={u.role}
-                      onChange={(e) =>
-                        void setRole({ login: u.login, role: e.target.value as Role }).then(report)
-                      }
-                    >
-                      <option value="MEMBER">member</option>
-                      <option value="ADMIN">administrator</option>
-                    </select>
-                  </td>
-                  <td>{u.disabled ? "disabled" : "active"}</td>
-                  <td>{formatDate(u.createdAt)}</td>
-                  <td className="actions">
-                    {u.disabled ? (
-                      <button type="button" onClick={() => void enable({ login: u.login }).then(report)}>
-                        Enable {u.login}
-                      </button>
-                    ) : (
-                      <button type="button" onClick={() => void disable({ login: u.login }).then(report)}>
-                        Disable {u.login}
-                      </button>
-                    )}
-                    <button
-                      type="button"
-                      onClick={() =>
-                        void reset({ login: u.login }).then((r) => {
-                          report(r);
-                          if (r.data) {
-                            setSecret({
-                              login: u.login,
-                              password: r.data.resetUserPassword.temporaryPassword,
-                            });
-                          }
-                        })
-                      }
-                    >
-                      Reset password of {u.login}
-                    </button>
-                    <button
-                      type="button"
-                      onClick={() => void revokeSessions({ login: u.login }).then(report)}
-                    >
-                      Sign out {u.login} everywhere
-                    </button>
-                  </td>
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Login</th>
+                  <th scope="col">Name</th>
+                  <th scope="col">Role</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Actions</span>
+                  </th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {users.nodes.map((u) => (
+                  <tr key={u.id}>
+                    <td>
+                      <Link to={`/users/${u.login}`}>{u.login}</Link>
+                    </td>
+                    <td>{u.name ?? ""}</td>
+                    <td>
+                      <select
+                        aria-label={`Role of ${u.login}`}
+                        value={u.role}
+                        onChange={(e) =>
+                          void setRole({ login: u.login, role: e.target.value as Role }).then(report)
+                        }
+                      >
+                        <option value="MEMBER">member</option>
+                        <option value="ADMIN">administrator</option>
+                      </select>
+                    </td>
+                    <td>{u.disabled ? "disabled" : "active"}</td>
+                    <td>{formatDate(u.createdAt)}</td>
+                    <td className="actions">
+                      {u.disabled ? (
+                        <button type="button" onClick={() => void enable({ login: u.login }).then(report)}>
+                          Enable {u.login}
+                        </button>
+                      ) : (
+                        <button type="button" onClick={() => void disable({ login: u.login }).then(report)}>
+                          Disable {u.login}
+                        </button>
+                      )}
+                      <button
+                        type="button"
+                        onClick={() =>
+                          void reset({ login: u.login }).then((r) => {
+                            report(r);
+                            if (r.data) {
+                              setSecret({
+                                login: u.login,
+                                password: r.data.resetUserPassword.temporaryPassword,
+                              });
+                            }
+                          })
+                        }
+                      >
+                        Reset password of {u.login}
+                      </button>
+                      <button
+                        type="button"
+                        onClick={() => void revokeSessions({ login: u.login }).then(report)}
+                      >
+                        Sign out {u.login} everywhere
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
           <nav aria-label="User pages" className="pager">
             {after.length > 0 && (
               <button type="button" onClick={() => setAfter(after.slice(0, -1))}>
@@ -228,9 +230,9 @@ function CreateUser({ onCreated }: { onCreated: (login: string) => void }) {
     });
   };
   return (
-    <details>
+    <details className="create-user">
       <summary>Create a user</summary>
-      <form onSubmit={submit} aria-label="Create a user">
+      <form className="stack-form" onSubmit={submit} aria-label="Create a user">
         <label>
           New login
           <input required value={login} onChange={(e) => setLogin(e.target.value)} />

@@ -57,7 +57,7 @@ export default function SignIn() {
         </p>
       )}
       {info?.passwordSignIn !== false && (
-        <form onSubmit={(e) => void submit(e)}>
+        <form className="stack-form" onSubmit={(e) => void submit(e)}>
           <label>
             Login
             <input
