@@ -302,6 +302,15 @@ test("admin creates, resets, disables and enables a user; the user changes their
   await other.close();
 
   // The new password works; the temporary one no longer does.
+  // The audit log shows what the administrator did, filtered by action.
+  await page.goto("/admin/audit?action=USER_DISABLE");
+  await expect(page.getByRole("heading", { name: "Audit log" })).toBeVisible();
+  const rows = page.locator("tbody tr");
+  await expect(rows.first()).toContainText("user-disable");
+  await expect(rows.first()).toContainText("root");
+  await expect(page.locator("tbody")).not.toContainText("user-enable");
+  await shootBothThemes(page, "admin-audit");
+
   const again = await browser.newContext({ baseURL: baseUrl() });
   const fresh = await again.newPage();
   await signIn(fresh, "dora", "/account", "a brand new passphrase");

@@ -13,6 +13,7 @@ const Tokens = lazy(() => import("./pages/Tokens"));
 const SignIn = lazy(() => import("./pages/SignIn"));
 const Account = lazy(() => import("./pages/Account"));
 const AdminUsers = lazy(() => import("./pages/AdminUsers"));
+const AdminAudit = lazy(() => import("./pages/AdminAudit"));
 
 type Theme = "light" | "dark";
 
@@ -92,7 +93,12 @@ function Header() {
             <NavLink to={`/users/${encodeURIComponent(session.user.login)}`}>{session.user.login}</NavLink>
             <NavLink to="/tokens">Tokens</NavLink>
             <NavLink to="/account">Account</NavLink>
-            {session.user.role === "admin" && <NavLink to="/admin/users">Users</NavLink>}
+            {session.user.role === "admin" && (
+              <>
+                <NavLink to="/admin/users">Users</NavLink>
+                <NavLink to="/admin/audit">Audit</NavLink>
+              </>
+            )}
             <button
               type="button"
               onClick={() => {
@@ -149,6 +155,7 @@ export default function App() {
               <Route path="/signin" element={<SignIn />} />
               <Route path="/account" element={<Account />} />
               <Route path="/admin/users" element={<AdminUsers />} />
+              <Route path="/admin/audit" element={<AdminAudit />} />
               <Route path="*" element={<NotFound />} />
             </Routes>
           </Suspense>
