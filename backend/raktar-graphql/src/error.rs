@@ -1,6 +1,6 @@
 //! The one place where errors become GraphQL errors with a stable `extensions.code`.
 //!
-//! Resolvers return [`Res<T>`]: `?` on a [`DomainError`] maps it here. [`ApiError`] deliberately
+//! Resolvers return [`Res<T>`]: `?` on a [`DomainError`] maps it here. [`ResolverError`] deliberately
 //! does not implement `Display`, so async-graphql's blanket `From<impl Display>` (which would copy
 //! any message and drop the code) never applies to resolver errors. Errors raised by async-graphql
 //! itself (parse, validation, limits, argument coercion) get their code from [`fill_codes`].
@@ -35,26 +35,26 @@ pub const INTERNAL_MESSAGE: &str = "internal server error; the error has been lo
 /// The error type of every resolver: a GraphQL error that carries a code. Built only from a
 /// [`DomainError`] (mapped by [`to_graphql`]) or from an error that already has a code.
 #[derive(Clone)]
-pub struct ApiError(async_graphql::Error);
+pub struct ResolverError(async_graphql::Error);
 
 /// The result type of every resolver.
-pub type Res<T> = Result<T, ApiError>;
+pub type Res<T> = Result<T, ResolverError>;
 
-impl From<DomainError> for ApiError {
+impl From<DomainError> for ResolverError {
     fn from(e: DomainError) -> Self {
-        ApiError(to_graphql(&e))
+        ResolverError(to_graphql(&e))
     }
 }
 
-impl From<async_graphql::Error> for ApiError {
+impl From<async_graphql::Error> for ResolverError {
     /// For errors of this crate's DataLoaders, which are mapped already.
     fn from(e: async_graphql::Error) -> Self {
-        ApiError(e)
+        ResolverError(e)
     }
 }
 
-impl From<ApiError> for async_graphql::Error {
-    fn from(e: ApiError) -> Self {
+impl From<ResolverError> for async_graphql::Error {
+    fn from(e: ResolverError) -> Self {
         e.0
     }
 }
@@ -119,7 +119,7 @@ fn with_code(mut e: ServerError, code: &'static str) -> ServerError {
 
 /// Gives every error async-graphql raised by itself a code: parse and validation failures
 /// (including the depth and complexity limits) and argument coercion are `BAD_USER_INPUT`.
-/// Errors of resolvers have theirs already ([`ApiError`]). (A function applied to the response
+/// Errors of resolvers have theirs already ([`ResolverError`]). (A function applied to the response
 /// rather than a schema extension: any extension puts a per-field hook on every resolved field.)
 pub fn fill_codes(response: &mut Response) {
     for e in std::mem::take(&mut response.errors) {

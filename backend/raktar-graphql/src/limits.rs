@@ -13,7 +13,7 @@ use async_graphql::Name;
 use async_graphql::parser::Positioned;
 use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet};
 
-use crate::error::{ApiError, Res, response_too_large};
+use crate::error::{ResolverError, Res, response_too_large};
 
 /// Deepest nesting (selection sets and fragment spreads) the shape walk follows; far above the
 /// depth limit, so it only stops documents that would be refused anyway (and fragment cycles).
@@ -139,7 +139,7 @@ impl ResponseBudget {
         let before = self.used.fetch_add(bytes, Ordering::Relaxed);
         if before.saturating_add(bytes) > self.limit {
             self.exceeded.store(true, Ordering::Relaxed);
-            return Err(ApiError::from(response_too_large(self.limit)));
+            return Err(ResolverError::from(response_too_large(self.limit)));
         }
         Ok(())
     }
