@@ -13,7 +13,7 @@ use async_graphql::Name;
 use async_graphql::parser::Positioned;
 use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet};
 
-use crate::error::{ResolverError, Res, response_too_large};
+use crate::error::{Res, ResolverError, response_too_large};
 
 /// Deepest nesting (selection sets and fragment spreads) the shape walk follows; far above the
 /// depth limit, so it only stops documents that would be refused anyway (and fragment cycles).
