@@ -628,13 +628,15 @@ async fn serve(
     println!();
     println!("Add this to .cargo/config.toml (or ~/.cargo/config.toml):");
     println!();
-    println!("[registries.raktar]");
+    let name = &settings.registry_name;
+    println!("[registries.{name}]");
     println!("index = \"sparse+{public_url}/index/\"");
     println!();
     println!("[registry]");
     println!("global-credential-providers = [\"cargo:token\"]");
     println!();
-    println!("Then run `cargo login --registry raktar` with a token from {public_url}/me");
+    let token_page = if settings.ui_dir.is_some() { "tokens" } else { "me" };
+    println!("Then run `cargo login --registry {name}` with a token from {public_url}/{token_page}");
     if !settings.auth_required {
         println!("(public-read mode: reading needs no token; publishing does)");
     }
