@@ -71,6 +71,16 @@ test("search ranks like cargo search and pages through results", async ({ page }
   await expect(page.locator(".crate-list li")).toHaveCount(5);
   await expect(page.locator(".crate-list li").last()).toContainText("pager-24");
   await expect(page.getByRole("link", { name: "Next page →" })).toHaveCount(0);
+  // The sort is part of the URL and survives paging.
+  await page.getByLabel("Sort by").selectOption("NEWLY_ADDED");
+  await expect(page).toHaveURL(/sort=NEWLY_ADDED/);
+  await expect(page.getByText("25 crates · page 1")).toBeVisible();
+  await page.getByLabel("Sort by").selectOption("NAME");
+  await expect(page).toHaveURL(/sort=NAME/);
+  await expect(page.locator(".crate-list li").first()).toContainText("pager-00");
+  await page.getByRole("link", { name: "Next page →" }).click();
+  await expect(page).toHaveURL(/sort=NAME.*page=2/);
+  await expect(page.locator(".crate-list li").last()).toContainText("pager-24");
   // exact name first
   await page.goto("/search?q=e2e-core");
   await expect(page.locator(".crate-list li").first()).toContainText("e2e-core");
