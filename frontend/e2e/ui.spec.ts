@@ -54,6 +54,7 @@ test("home page: getting started with this registry's configuration, crate listi
     "cargo login --registry raktar",
   );
   await expect(page.getByRole("link", { name: "All 29 crates" })).toBeVisible();
+  await expect(page.getByLabel("registry statistics")).toContainText("29 crates");
   await shootBothThemes(page, "home");
 });
 

@@ -14,18 +14,21 @@ import { groupDependencies, kindLabel } from "../lib/deps";
 import { formatBytes, formatDate, sortVersionsDesc } from "../lib/versions";
 import { DownloadChart } from "../lib/DownloadChart";
 
+import { useRegistry } from "../lib/registry";
+
 const Markdown = lazy(() => import("../lib/Markdown"));
 
-function installSnippets(name: string, version: string) {
+function installSnippets(name: string, version: string, registry: string) {
   return {
-    command: `cargo add ${name}@${version} --registry raktar`,
-    toml: `${name} = { version = "${version}", registry = "raktar" }`,
+    command: `cargo add ${name}@${version} --registry ${registry}`,
+    toml: `${name} = { version = "${version}", registry = "${registry}" }`,
   };
 }
 
 export default function CratePage() {
   const { name = "", version } = useParams();
   const navigate = useNavigate();
+  const registry = useRegistry();
   const [{ data, fetching, error }] = useQuery({
     query: CratePageDocument,
     variables: { name, version: version ?? "", hasVersion: version !== undefined },
@@ -57,7 +60,7 @@ export default function CratePage() {
   const me = data?.me;
   const isOwner = !!me && (me.role === "ADMIN" || krate.owners.some((o) => o.login === me.login));
   const versions = sortVersionsDesc(krate.versions);
-  const snippets = installSnippets(krate.name, current.version);
+  const snippets = installSnippets(krate.name, current.version, registry.name);
   const links = current.links;
   return (
     <article className="crate-page">

@@ -1,13 +1,14 @@
 import { useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { useQuery } from "urql";
-import { SearchCratesDocument } from "../gql/graphql";
+import { RegistryStatsDocument, SearchCratesDocument } from "../gql/graphql";
+import { useRegistry } from "../lib/registry";
 import { CodeBlock, CrateList, Empty, ErrorState, Loading } from "../components";
 import { useSession } from "../session";
 
-export function cargoConfig(origin: string): string {
-  return `[registries.raktar]
-index = "sparse+${origin}/index/"
+export function cargoConfig(indexUrl: string, name = "raktar"): string {
+  return `[registries.${name}]
+index = "${indexUrl}"
 
 [registry]
 global-credential-providers = ["cargo:token"]`;
@@ -21,7 +22,9 @@ export default function Home() {
     query: SearchCratesDocument,
     variables: { query: "", first: 10 },
   });
-  const origin = window.location.origin;
+  const registry = useRegistry();
+  const [stats] = useQuery({ query: RegistryStatsDocument });
+  const counts = stats.data?.stats;
   const submit = (e: FormEvent) => {
     e.preventDefault();
     navigate(`/search?q=${encodeURIComponent(q.trim())}`);
@@ -31,6 +34,11 @@ export default function Home() {
       <section className="hero">
         <h1>Raktar</h1>
         <p>The private Cargo registry of this organisation.</p>
+        {counts && (
+          <p className="muted" aria-label="registry statistics">
+            {counts.crates} crates · {counts.versions} versions · {counts.downloads} downloads
+          </p>
+        )}
         <form role="search" onSubmit={submit} className="big-search">
           <label htmlFor="home-q">Search crates</label>
           <div className="row">
@@ -45,7 +53,7 @@ export default function Home() {
           Add the registry to <code>.cargo/config.toml</code> (in a project) or{" "}
           <code>~/.cargo/config.toml</code>:
         </p>
-        <CodeBlock code={cargoConfig(origin)} label="cargo configuration" />
+        <CodeBlock code={cargoConfig(registry.indexUrl, registry.name)} label="cargo configuration" />
         <p>
           Then create a token
           {session.status === "signed-in" ? (
@@ -58,10 +66,10 @@ export default function Home() {
           )}{" "}
           and give it to cargo:
         </p>
-        <CodeBlock code="cargo login --registry raktar" label="cargo login command" />
+        <CodeBlock code={`cargo login --registry ${registry.name}`} label="cargo login command" />
         <p>
-          Publish with <code>cargo publish --registry raktar</code> and depend on a crate with{" "}
-          <code>cargo add NAME --registry raktar</code>.
+          Publish with <code>cargo publish --registry {registry.name}</code> and depend on a crate with{" "}
+          <code>cargo add NAME --registry {registry.name}</code>.
         </p>
       </section>
       <section aria-labelledby="all-crates">
