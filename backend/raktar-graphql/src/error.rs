@@ -22,6 +22,9 @@ pub mod codes {
     pub const CONFLICT: &str = "CONFLICT";
     /// Too many attempts; retry later.
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// The upstream registry (of the pull-through cache or the name guard) is unreachable or
+    /// answered wrongly.
+    pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
     /// Something failed inside; the cause is logged, never shown.
     pub const INTERNAL: &str = "INTERNAL";
     /// The answer would be larger than the server sends for one request; ask for less (fewer
@@ -68,6 +71,7 @@ pub fn code_of(e: &DomainError) -> &'static str {
         DomainError::NotFound(_) => codes::NOT_FOUND,
         DomainError::Conflict(_) => codes::CONFLICT,
         DomainError::RateLimited(_) => codes::RATE_LIMITED,
+        DomainError::Upstream(_) => codes::UPSTREAM_UNAVAILABLE,
         DomainError::Internal(_) => codes::INTERNAL,
     }
 }
@@ -141,6 +145,7 @@ mod tests {
             (DomainError::not_found("n"), codes::NOT_FOUND),
             (DomainError::conflict("c"), codes::CONFLICT),
             (DomainError::RateLimited("r".into()), codes::RATE_LIMITED),
+            (DomainError::Upstream("u".into()), codes::UPSTREAM_UNAVAILABLE),
             (DomainError::internal("disk on fire at /var/secret"), codes::INTERNAL),
         ];
         for (error, code) in cases {

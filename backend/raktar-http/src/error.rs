@@ -39,6 +39,7 @@ pub fn status_of(e: &DomainError) -> StatusCode {
         DomainError::Conflict(_) => StatusCode::CONFLICT,
         DomainError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         DomainError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        DomainError::Upstream(_) => StatusCode::BAD_GATEWAY,
         DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

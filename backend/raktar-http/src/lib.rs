@@ -2,6 +2,8 @@
 //! handler and the tests. Handlers parse input into domain types, call a service, map the result.
 //!
 //! - [`cargo`]: the Cargo registry protocol (`/index/...`, `/api/v1/...`, `/health`).
+//! - [`upstream`]: the HTTP client of the upstream registry (the pull-through cache's port);
+//!   its routes (`/upstream/...`) are in [`cargo`].
 //! - [`trustpub`]: trusted publishing (CI ID tokens exchanged for short-lived tokens).
 //! - [`graphql`]: `/graphql`, the transport of the GraphQL API v1 (`raktar-graphql`).
 //! - [`web`]: the web sign-in (local passwords, OIDC through [`oidc`]) and the token page `/me`.
@@ -20,6 +22,7 @@ pub mod spa_auth;
 pub mod trustpub;
 pub mod ui;
 pub mod ui_redirects;
+pub mod upstream;
 pub mod web;
 
 use std::sync::Arc;

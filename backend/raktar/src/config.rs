@@ -48,6 +48,63 @@ pub struct FileConfig {
     /// `[trusted_publishing]`: CI identities exchanging ID tokens for short-lived tokens.
     #[serde(default)]
     pub trusted_publishing: Option<TrustedPublishingFile>,
+    /// `[upstream]`: the pull-through cache of an upstream registry and the name guard.
+    #[serde(default)]
+    pub upstream: Option<UpstreamFile>,
+}
+
+/// `[upstream]` of the configuration file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamFile {
+    /// The upstream's sparse index URL (what follows `sparse+` in a cargo configuration).
+    pub sparse_index: Option<String>,
+    /// How long a cached index file is served before the upstream is asked again (`90s`, `5m`).
+    pub freshness: Option<String>,
+    /// New crate names when the upstream cannot be checked: `refuse` (default) or `allow`.
+    pub unchecked_names: Option<String>,
+}
+
+/// Pull-through cache flags of `raktar serve` / `raktar lambda` (each also a variable).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct UpstreamArgs {
+    /// The upstream registry's sparse index URL (what follows `sparse+` in a cargo configuration):
+    /// enables the pull-through index at `/upstream/index/` and the dependency-confusion guard.
+    #[arg(long = "upstream-sparse", env = "RAKTAR_UPSTREAM_SPARSE")]
+    pub sparse_index: Option<String>,
+    /// How long a cached upstream index file is served before revalidation [default: 5m].
+    #[arg(long = "upstream-freshness", env = "RAKTAR_UPSTREAM_FRESHNESS")]
+    pub freshness: Option<String>,
+    /// A new crate name when the upstream cannot be checked: `refuse` or `allow` (audited)
+    /// [default: refuse].
+    #[arg(long = "upstream-unchecked-names", env = "RAKTAR_UPSTREAM_UNCHECKED_NAMES")]
+    pub unchecked_names: Option<String>,
+}
+
+/// The upstream from the flags, then `[upstream]`; `None` when no sparse index URL is set.
+pub fn resolve_upstream(
+    args: UpstreamArgs,
+    file: Option<&UpstreamFile>,
+) -> anyhow::Result<Option<raktar_core::services::upstream::Upstream>> {
+    use raktar_core::services::upstream::{UncheckedNames, Upstream, UpstreamSettings};
+    let file = file.cloned().unwrap_or_default();
+    let Some(url) = args.sparse_index.or(file.sparse_index).filter(|u| !u.trim().is_empty()) else {
+        if args.freshness.is_some() || args.unchecked_names.is_some() {
+            bail!("--upstream-freshness and --upstream-unchecked-names need --upstream-sparse");
+        }
+        return Ok(None);
+    };
+    let mut settings = UpstreamSettings::default();
+    if let Some(raw) = args.freshness.or(file.freshness) {
+        let secs = parse_lifetime(&raw).with_context(|| format!("invalid upstream freshness `{raw}`"))?;
+        settings.freshness = std::time::Duration::from_secs(secs.max(0) as u64);
+    }
+    if let Some(raw) = args.unchecked_names.or(file.unchecked_names) {
+        settings.unchecked_names = UncheckedNames::parse(raw.trim())
+            .with_context(|| format!("upstream unchecked names must be `refuse` or `allow`, not `{raw}`"))?;
+    }
+    let source = raktar_http::upstream::HttpUpstream::new(&url).map_err(anyhow::Error::msg)?;
+    Ok(Some(Upstream::new(std::sync::Arc::new(source), settings)))
 }
 
 /// `[trusted_publishing]` of the configuration file.

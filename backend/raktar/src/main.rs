@@ -5,6 +5,7 @@ mod auth_config;
 mod config;
 mod import;
 mod migrate;
+mod names;
 mod trust;
 
 use std::path::PathBuf;
@@ -51,6 +52,13 @@ enum Command {
     /// Trusted publishing: which CI identities may publish a crate (without long-lived tokens).
     #[command(subcommand)]
     Trust(trust::TrustCommand),
+    /// The dependency-confusion guard: names reserved for private crates, and private names that
+    /// exist upstream.
+    #[command(subcommand)]
+    Name(names::NameCommand),
+    /// The pull-through cache of the upstream registry: figures and purge.
+    #[command(subcommand)]
+    Upstream(names::UpstreamCommand),
     /// The GraphQL contract.
     #[command(subcommand)]
     Schema(SchemaCommand),
@@ -103,6 +111,8 @@ struct LambdaArgs {
     graphiql: Option<bool>,
     #[command(flatten)]
     trustpub: config::TrustPubArgs,
+    #[command(flatten)]
+    upstream: config::UpstreamArgs,
 }
 
 #[cfg(feature = "aws")]
@@ -162,6 +172,8 @@ struct ServeArgs {
     orphan_grace: Option<String>,
     #[command(flatten)]
     trustpub: config::TrustPubArgs,
+    #[command(flatten)]
+    upstream: config::UpstreamArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -326,7 +338,8 @@ async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
             let http =
                 config::resolve_http(args.http, file.http.as_ref(), &settings.limits, config::open_files_room())?;
             let trustpub = (args.trustpub, file.trusted_publishing.clone());
-            serve(settings, auth, home, grace, http, trustpub).await
+            let upstream = config::resolve_upstream(args.upstream, file.upstream.as_ref())?;
+            serve(settings, auth, home, grace, http, trustpub, upstream).await
         }
         Command::Sweep(args) => {
             let grace = config::resolve_orphan_grace(args.grace.as_deref(), &file)?;
@@ -380,6 +393,16 @@ async fn run(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| file.trusted_publishing.as_ref().map(|t| t.issuers.clone()).unwrap_or_default());
             trust::run(&registry, cmd, &allowed).await
         }
+        Command::Name(cmd) => {
+            let home = home::open_home(&admin_home(cli.home, cli.data_dir, &file)?).await?;
+            let registry = Registry::new(home.items, home.blobs, RegistryConfig::default());
+            names::run_name(registry, cmd, file.upstream.as_ref()).await
+        }
+        Command::Upstream(cmd) => {
+            let registry =
+                open_registry(&admin_home(cli.home, cli.data_dir, &file)?, RegistryConfig::default()).await?;
+            names::run_upstream(&registry, cmd).await
+        }
         Command::Schema(SchemaCommand::Export { out }) => {
             let sdl = raktar_graphql::sdl();
             if out.as_os_str() == "-" {
@@ -415,11 +438,17 @@ async fn run_lambda(
         file.oidc.as_ref(),
     )?;
     let home = home::resolve(home_args, file.store.as_ref(), &settings.data_dir, Platform::Lambda)?;
-    let registry = open_registry(
-        &home,
+    let upstream = config::resolve_upstream(args.upstream, file.upstream.as_ref())?;
+    let stores = home::open_home(&home).await?;
+    let mut registry = Registry::new(
+        stores.items,
+        stores.blobs,
         RegistryConfig { auth_required: settings.auth_required, limits, sessions: auth.sessions.clone() },
-    )
-    .await?;
+    );
+    if let Some(upstream) = upstream {
+        registry = registry.with_upstream(upstream);
+    }
+    let registry = Arc::new(registry);
     let state = raktar_http::AppState::new(registry, &public_url)
         .with_web(auth.web_settings(&public_url)?)
         .with_graphiql(args.graphiql.or(file.graphiql).unwrap_or(false))
@@ -590,6 +619,7 @@ async fn serve(
     orphan_grace: std::time::Duration,
     http: raktar_http::server::ServerConfig,
     trustpub: (config::TrustPubArgs, Option<config::TrustedPublishingFile>),
+    upstream: Option<raktar_core::services::upstream::Upstream>,
 ) -> anyhow::Result<()> {
     // The stores (and AWS clients) once; an unreachable table or bucket stops the start.
     let stores = home::open_home(&home).await?;
@@ -598,7 +628,7 @@ async fn serve(
         tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
     let bound = listener.local_addr().context("reading the bound address")?;
     let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
-    let registry = Arc::new(Registry::new(
+    let mut registry = Registry::new(
         stores.items,
         stores.blobs,
         RegistryConfig {
@@ -606,7 +636,12 @@ async fn serve(
             limits: settings.limits.clone(),
             sessions: auth.sessions.clone(),
         },
-    ));
+    );
+    let upstream_url = upstream.as_ref().map(|u| u.url().to_owned());
+    if let Some(upstream) = upstream {
+        registry = registry.with_upstream(upstream);
+    }
+    let registry = Arc::new(registry);
     spawn_background_work(&registry, orphan_grace);
     let state = raktar_http::AppState::new(registry, &public_url)
         .with_web(auth.web_settings(&public_url)?)
@@ -639,6 +674,18 @@ async fn serve(
     println!("Then run `cargo login --registry {name}` with a token from {public_url}/{token_page}");
     if !settings.auth_required {
         println!("(public-read mode: reading needs no token; publishing does)");
+    }
+    if let Some(url) = &upstream_url {
+        println!();
+        println!("Pull-through cache of {url}: to build through it, replace crates-io:");
+        println!();
+        println!("[source.crates-io]");
+        println!("replace-with = \"{name}-upstream\"");
+        println!();
+        println!("[registries.{name}-upstream]");
+        println!("index = \"sparse+{public_url}/upstream/index/\"");
+        println!();
+        println!("and run `cargo login --registry {name}-upstream` with a token (the same as for {name} works)");
     }
     tracing::info!(%bound, %public_url, auth_required = settings.auth_required, "raktar started");
 

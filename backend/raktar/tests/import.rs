@@ -15,48 +15,16 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::graphql::gql_ok;
+use common::mirror::{cache_dir, import, package_mirror_fixtures};
 use common::*;
 use serde_json::{Value, json};
 
 /// The upstream index URL the tests pass (a test value: which URL it is does not matter to the
 /// mirror; the default mode must record it verbatim).
 const UPSTREAM: &str = "https://index.upstream.test/";
-
-/// The cache directory cargo would use for crates-io under `home` (the hash is cargo's; any
-/// directory name works for the import).
-fn cache_dir(home: &Path) -> PathBuf {
-    home.join("registry/cache/index.crates.io-1949cf8c6b5b557f")
-}
-
-/// Packages `fixtures/mirror` with the real cargo (offline); returns the `.crate` files.
-fn package_mirror_fixtures(cargo: &CargoEnv) -> BTreeMap<String, PathBuf> {
-    let work = cargo.fresh_dir("mirror");
-    copy_dir(&fixtures_dir().join("mirror"), &work);
-    cargo.cargo(&["package", "--workspace", "--no-verify", "--allow-dirty", "--offline"], &work).assert_success();
-    cargo
-        .cargo(&["package", "--no-verify", "--allow-dirty", "--offline"], &work.join("mirror-leaf-1.0.0"))
-        .assert_success();
-    let dir = cargo.target_dir().join("package");
-    let mut out = BTreeMap::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if let Some(name) = path.file_name().and_then(|n| n.to_str()).filter(|n| n.ends_with(".crate")) {
-            out.insert(name.to_string(), path.clone());
-        }
-    }
-    out
-}
-
-fn import(server: &TestServer, args: &[&str]) -> CmdOutput {
-    let mut full = vec!["import"];
-    full.extend_from_slice(args);
-    let mut cmd = server.cli_command(&full);
-    cmd.env("RUST_LOG", "warn");
-    run_with_timeout(cmd, CLI_TIMEOUT * 4)
-}
 
 fn line_of<'a>(lines: &'a [Value], vers: &str) -> &'a Value {
     lines.iter().find(|l| l["vers"] == vers).unwrap_or_else(|| panic!("no line for {vers} in {lines:#?}"))

@@ -24,6 +24,10 @@ pub enum DomainError {
     /// Too many attempts (429).
     #[error("{0}")]
     RateLimited(String),
+    /// A service this request needs is unreachable or answered wrongly (the upstream registry of
+    /// the pull-through cache): 502.
+    #[error("{0}")]
+    Upstream(String),
     /// Something failed inside; the message is for logs only, clients get a generic text (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -44,6 +48,9 @@ impl DomainError {
     }
     pub fn conflict(msg: impl Into<String>) -> Self {
         Self::Conflict(msg.into())
+    }
+    pub fn upstream(msg: impl Into<String>) -> Self {
+        Self::Upstream(msg.into())
     }
     pub fn internal(msg: impl Into<String>) -> Self {
         Self::Internal(msg.into())

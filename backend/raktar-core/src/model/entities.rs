@@ -317,3 +317,59 @@ pub struct IndexFileRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
 }
+
+/// A crate name reserved for private use (`CRATE#{norm}` / `CRATE#RESERVED`, GSI2 `RESERVED` /
+/// `{norm}`): the dependency-confusion guard lets a new crate with a name that also exists upstream
+/// be published only when an administrator reserved it, and the pull-through index never serves
+/// the upstream's file for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReservedNameRecord {
+    /// The name as the administrator wrote it.
+    pub name: String,
+    pub reserved_at: String,
+    pub reserved_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// An upstream index file kept by the pull-through cache (`UPSTREAM#{lowercase}` / `INDEX`,
+/// GSI2 `UPSTREAMINDEX#{shard}` / `{lowercase}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamIndexRecord {
+    /// The lowercase name (the file's name upstream).
+    pub name: String,
+    /// Strong ETag of the cached bytes (what Raktar sends to cargo).
+    pub etag: String,
+    pub size: u64,
+    /// The file, when it fits the item; else `blob` names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
+    /// The upstream's validators, sent back when revalidating.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_last_modified: Option<String>,
+    /// When the bytes were last fetched (RFC 3339).
+    pub fetched_at: String,
+    /// When the upstream last confirmed them (fetch or `304`), unix seconds.
+    pub checked_unix: i64,
+}
+
+/// An upstream `.crate` kept by the pull-through cache (`UPSTREAM#{lowercase}` / `CRATE#{vers}`,
+/// GSI2 `UPSTREAMCRATE#{shard}` / `{lowercase}#{vers}`): verified against the checksum of the
+/// upstream index line before it was stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamCrateRecord {
+    /// The crate's name as in the upstream index line.
+    pub name: String,
+    pub vers: String,
+    pub cksum: String,
+    pub size: u64,
+    pub blob: String,
+    pub fetched_at: String,
+    /// Downloads served from the cache (ADD).
+    #[serde(default)]
+    pub downloads: i64,
+}

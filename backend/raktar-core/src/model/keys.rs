@@ -24,6 +24,10 @@ pub mod types {
     pub const TRUST_CONFIG: &str = "trust-config";
     pub const USED_JTI: &str = "used-jti";
     pub const INDEX_FILE: &str = "index-file";
+    pub const RESERVED_NAME: &str = "reserved-name";
+    pub const UPSTREAM_INDEX: &str = "upstream-index";
+    pub const UPSTREAM_CRATE: &str = "upstream-crate";
+    pub const UPSTREAM_STATS: &str = "upstream-stats";
 }
 
 /// Attribute holding the expiry (unix seconds) of short-lived items: sessions, in-flight SSO logins,
@@ -225,6 +229,79 @@ pub fn trust_issuer_pk(issuer: &str) -> String {
 /// The single-use marker of an exchanged ID token (`jti` of `issuer`).
 pub fn used_jti(issuer: &str, jti: &str) -> Key {
     Key::new(format!("TRUSTJTI#{}", identity_hash(issuer, jti)), "JTI")
+}
+
+/// Sort key of a name reserved for private use (dependency-confusion guard) inside its crate
+/// partition: `CRATE#RESERVED` sorts right after the summary (`CRATE`) and before `DL#`, so one
+/// query `begins_with(sk, "CRATE")` reads both ("is this name private?").
+pub const RESERVED_SK: &str = "CRATE#RESERVED";
+
+/// The reservation of a crate name for private use.
+pub fn reserved_name(name: &NormalizedName) -> Key {
+    Key::new(crate_pk(name), RESERVED_SK)
+}
+
+/// GSI2 keys of a reservation: the list of reserved names.
+pub fn reserved_name_index(name: &NormalizedName) -> (String, String) {
+    (RESERVED_NAMES_PK.to_owned(), name.as_str().to_owned())
+}
+
+/// GSI2 partition listing every reserved name.
+pub const RESERVED_NAMES_PK: &str = "RESERVED";
+
+/// Partition of everything the pull-through cache holds for one upstream index file name (the
+/// lowercase spelling cargo requests; upstream files are per spelling, not per normalized name).
+pub fn upstream_pk(lowercase: &str) -> String {
+    format!("UPSTREAM#{lowercase}")
+}
+
+/// The cached upstream index file of a name.
+pub fn upstream_index(lowercase: &str) -> Key {
+    Key::new(upstream_pk(lowercase), "INDEX")
+}
+
+/// Sort-key prefix of cached upstream `.crate` files in an upstream partition.
+pub const UPSTREAM_CRATE_PREFIX: &str = "CRATE#";
+
+/// A cached upstream `.crate` file (`vers` exactly as in the upstream index line).
+pub fn upstream_crate(lowercase: &str, vers: &str) -> Key {
+    Key::new(upstream_pk(lowercase), format!("{UPSTREAM_CRATE_PREFIX}{vers}"))
+}
+
+/// Shards of the GSI2 listings of the pull-through cache (admin views and purge).
+pub const UPSTREAM_SHARDS: u32 = 16;
+
+/// GSI2 keys of a cached upstream index file: `UPSTREAMINDEX#{shard}` / `{lowercase}`.
+pub fn upstream_index_listing(lowercase: &str) -> (String, String) {
+    (upstream_index_shard_pk(upstream_shard(lowercase)), lowercase.to_owned())
+}
+
+/// GSI2 keys of a cached upstream `.crate`: `UPSTREAMCRATE#{shard}` / `{lowercase}#{vers}`.
+pub fn upstream_crate_listing(lowercase: &str, vers: &str) -> (String, String) {
+    (upstream_crate_shard_pk(upstream_shard(lowercase)), format!("{lowercase}#{vers}"))
+}
+
+pub fn upstream_index_shard_pk(shard: u32) -> String {
+    format!("UPSTREAMINDEX#{shard:02}")
+}
+
+pub fn upstream_crate_shard_pk(shard: u32) -> String {
+    format!("UPSTREAMCRATE#{shard:02}")
+}
+
+/// Stable shard of an upstream name (FNV-1a, like the catalog's).
+pub fn upstream_shard(lowercase: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in lowercase.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h % UPSTREAM_SHARDS
+}
+
+/// The pull-through cache's counters (sizes, hits, misses): atomic `ADD`s.
+pub fn upstream_stats() -> Key {
+    Key::new("UPSTREAMSTATS", "STATS")
 }
 
 /// A named atomic counter (user ids).

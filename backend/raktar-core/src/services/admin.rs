@@ -366,6 +366,11 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "trust-remove",
     "trustpub-token-create",
     "trustpub-token-revoke",
+    "name-reserve",
+    "name-release",
+    "name-check-skipped",
+    "upstream-fetch",
+    "upstream-purge",
 ];
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod downloads;
 pub mod import;
 pub mod index;
 pub mod listings;
+pub mod names;
 pub mod owners;
 pub mod package;
 pub mod passwords;
@@ -26,6 +27,7 @@ mod store_errors;
 pub mod sweep;
 pub mod tokens;
 pub mod trustpub;
+pub mod upstream;
 pub mod users;
 pub mod views;
 pub mod yank;
@@ -78,6 +80,8 @@ pub struct Registry {
     /// Striped per-crate locks: writes to one crate from this process take turns instead of
     /// racing on the optimistic-locking revision.
     pub(crate) crate_locks: Vec<tokio::sync::Mutex<()>>,
+    /// The pull-through cache of an upstream registry and the name guard (`None`: not configured).
+    pub(crate) upstream: Option<upstream::Upstream>,
 }
 
 impl Registry {
@@ -92,6 +96,7 @@ impl Registry {
             principals: auth::PrincipalCache::default(),
             last_used_writes: std::sync::Mutex::default(),
             crate_locks: (0..CRATE_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            upstream: None,
         }
     }
 

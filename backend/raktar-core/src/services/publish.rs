@@ -481,6 +481,10 @@ impl Registry {
         // Authorize before the expensive tarball walk. The commit re-checks (the state can change).
         let state = self.load_crate_state(&v.name.normalized()).await?;
         self.authorize_publish(Publisher::Cargo(principal), &v, state.as_ref())?;
+        if state.is_none() {
+            // A new name: the dependency-confusion guard (a no-op without an upstream).
+            self.guard_new_name(principal, &v.name).await?;
+        }
         if let Some(existing) = state.as_ref().and_then(|s| find_version(s, &v)) {
             return Err(duplicate_error(&v, existing));
         }

@@ -26,6 +26,11 @@ impl std::fmt::Debug for Blob {
 }
 
 impl Blob {
+    /// A blob of bytes already in memory (served without reading the store again).
+    pub fn from_bytes(bytes: Bytes) -> Self {
+        Self { len: bytes.len() as u64, body: Box::pin(futures::stream::once(async move { Ok(bytes) })) }
+    }
+
     /// Collects the whole blob into memory (for small blobs and tests).
     pub async fn into_bytes(self) -> Result<Bytes, BlobError> {
         use futures::TryStreamExt;

@@ -6,6 +6,7 @@ pub mod crates;
 pub mod registry;
 pub mod tokens;
 pub mod trust;
+pub mod upstream;
 pub mod users;
 
 use async_graphql::MergedObject;
@@ -20,6 +21,7 @@ pub struct Query(
     audit::AuditQuery,
     account::AccountQuery,
     trust::TrustQuery,
+    upstream::UpstreamQuery,
 );
 
 /// Every mutation of the v1 contract.
@@ -30,4 +32,5 @@ pub struct Mutation(
     users::AdminMutation,
     account::AccountMutation,
     trust::TrustMutation,
+    upstream::UpstreamMutation,
 );

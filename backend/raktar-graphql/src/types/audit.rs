@@ -103,6 +103,17 @@ pub enum AuditAction {
     TrustpubTokenCreate,
     /// `trustpub-token-revoke`
     TrustpubTokenRevoke,
+    /// `name-reserve`: a crate name reserved for private use (dependency-confusion guard).
+    NameReserve,
+    /// `name-release`
+    NameRelease,
+    /// `name-check-skipped`: a new crate name accepted while the upstream could not be checked
+    /// (only with unchecked names allowed).
+    NameCheckSkipped,
+    /// `upstream-fetch`: the pull-through cache fetched, verified and stored an upstream `.crate`.
+    UpstreamFetch,
+    /// `upstream-purge`: cached upstream files removed by an administrator.
+    UpstreamPurge,
 }
 
 impl AuditAction {
@@ -133,6 +144,11 @@ impl AuditAction {
         (AuditAction::TrustRemove, "trust-remove"),
         (AuditAction::TrustpubTokenCreate, "trustpub-token-create"),
         (AuditAction::TrustpubTokenRevoke, "trustpub-token-revoke"),
+        (AuditAction::NameReserve, "name-reserve"),
+        (AuditAction::NameRelease, "name-release"),
+        (AuditAction::NameCheckSkipped, "name-check-skipped"),
+        (AuditAction::UpstreamFetch, "upstream-fetch"),
+        (AuditAction::UpstreamPurge, "upstream-purge"),
     ];
 
     pub fn parse(s: &str) -> Option<Self> {

@@ -205,7 +205,12 @@ async fn serve_download(state: AppState, auth: Auth, name: &str, version: &str, 
         .download(auth.principal(), &name, &version, cksum)
         .await
         .map_err(|e| ApiError::new(e).with_login_url(state.login_url()))?;
-    Ok(match answer {
+    Ok(download_response(answer))
+}
+
+/// The answer to a download: the bytes, or a redirect to the blob store.
+pub(super) fn download_response(answer: Download) -> Response {
+    match answer {
         // Exactly 200, raw bytes, never Content-Encoding (cargo verifies the checksum of the body).
         Download::Bytes(blob) => {
             let len = blob.len;
@@ -219,5 +224,5 @@ async fn serve_download(state: AppState, auth: Auth, name: &str, version: &str, 
             r
         }
         Download::Redirect(url) => Redirect::temporary(&url).into_response(),
-    })
+    }
 }

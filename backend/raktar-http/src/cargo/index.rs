@@ -68,7 +68,7 @@ pub async fn file(
 
 /// The `If-None-Match` header alone (extracting the whole `HeaderMap` would clone every header of
 /// every index request, the hottest path of the registry).
-pub struct IfNoneMatch(Option<HeaderValue>);
+pub struct IfNoneMatch(pub Option<HeaderValue>);
 
 impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
     type Rejection = std::convert::Infallible;

@@ -3,6 +3,7 @@
 
 mod api;
 mod index;
+mod upstream;
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};
@@ -20,6 +21,9 @@ pub fn routes(_state: &AppState) -> Router<AppState> {
         .route("/api/v1/crates/{name}/owners", get(api::list_owners).put(api::add_owners).delete(api::remove_owners))
         .route("/api/v1/crates/{name}/{version}/download", get(api::download))
         .route("/api/v1/dl/{name}/{version}/{cksum}", get(api::download_by_checksum))
+        .route("/upstream/index/config.json", get(upstream::config))
+        .route("/upstream/index/{*path}", get(upstream::file))
+        .route("/upstream/crates/{name}/{version}/download", get(upstream::download))
         .route("/api/v1/trusted_publishing/tokens", post(trustpub::exchange).delete(trustpub::revoke))
         .route("/health", get(|| async { "ok" }))
 }

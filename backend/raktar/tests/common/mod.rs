@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod graphql;
+pub mod mirror;
 pub mod publish;
 pub mod snapshot;
 pub mod web;
@@ -228,6 +229,21 @@ impl TestServer {
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let (child, url, stdout, stderr) = spawn_server(data_dir.path(), aws.as_ref(), &extra, None);
         TestServer { child, url, stdout, stderr, data_dir, aws, extra, fd_limit: None }
+    }
+
+    /// Starts on the embedded home whatever `RAKTAR_TEST_HOME` says (a stand-in for another
+    /// registry, such as the fake upstream of the pull-through cache tests).
+    pub fn start_embedded_with_args(extra: &[&str]) -> Self {
+        let data_dir = tempfile::Builder::new().prefix("raktar-e2e-data-").tempdir().expect("create data dir");
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (child, url, stdout, stderr) = spawn_server(data_dir.path(), None, &extra, None);
+        TestServer { child, url, stdout, stderr, data_dir, aws: None, extra, fd_limit: None }
+    }
+
+    /// Stops the server (SIGKILL) and keeps its data; `url` no longer answers.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Starts with extra `serve` arguments, the server limited to `fd_limit` open files (the
