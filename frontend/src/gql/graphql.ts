@@ -12,6 +12,15 @@ export type AuditAction =
   | 'IDENTITY_UNLINK'
   /** `import`: a version brought in by `raktar import`. */
   | 'IMPORT'
+  /**
+   * `name-check-skipped`: a new crate name accepted while the upstream could not be checked
+   * (only with unchecked names allowed).
+   */
+  | 'NAME_CHECK_SKIPPED'
+  /** `name-release` */
+  | 'NAME_RELEASE'
+  /** `name-reserve`: a crate name reserved for private use (dependency-confusion guard). */
+  | 'NAME_RESERVE'
   /** `owner-add` */
   | 'OWNER_ADD'
   /** `owner-remove` */
@@ -43,6 +52,10 @@ export type AuditAction =
   /** `trust-remove` */
   | 'TRUST_REMOVE'
   | 'UNYANK'
+  /** `upstream-fetch`: the pull-through cache fetched, verified and stored an upstream `.crate`. */
+  | 'UPSTREAM_FETCH'
+  /** `upstream-purge`: cached upstream files removed by an administrator. */
+  | 'UPSTREAM_PURGE'
   /** `user-create` */
   | 'USER_CREATE'
   /** `user-disable` */
