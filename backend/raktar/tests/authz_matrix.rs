@@ -77,6 +77,12 @@ impl World {
     }
 }
 
+/// Puts the reservation of `held-name` (back) in place for the `releaseName` row.
+fn reserve_held_name(w: &World) {
+    let _ = post(&w.http, w.admin(), "mutation { releaseName(name: \"held-name\") }", json!({}));
+    w.gql_admin("mutation { reserveName(name: \"held-name\") { name } }");
+}
+
 fn owners_body(logins: &[&str]) -> Option<Vec<u8>> {
     Some(serde_json::to_vec(&json!({ "users": logins })).unwrap())
 }
@@ -97,8 +103,17 @@ fn add_trust_config(w: &World) {
 }
 
 fn world() -> World {
-    // Trusted publishing enabled (an issuer that is never contacted: no row sends a valid JWT).
-    let server = TestServer::start_with_args(&["--trusted-publishing-issuers", "https://ci.example"]);
+    // Trusted publishing enabled (an issuer that is never contacted: no row sends a valid JWT), and
+    // an upstream that is never reached (the pull-through rows ask for the private `demo`, which is
+    // served without the upstream; new names are allowed unchecked so the setup can publish).
+    let server = TestServer::start_with_args(&[
+        "--trusted-publishing-issuers",
+        "https://ci.example",
+        "--upstream-sparse",
+        "http://127.0.0.1:9/index/",
+        "--upstream-unchecked-names",
+        "allow",
+    ]);
     server.create_user("admin", true);
     let admin = server.create_token("admin", "admin-token");
     let alice = server.user_with_token("alice");
@@ -193,6 +208,24 @@ fn table() -> Vec<Row> {
         Row {
             covers: "GET /api/v1/crates/{name}/{version}/download",
             build: (|_| cargo("GET", "/api/v1/crates/demo/1.0.0/download", None)),
+            setup: None,
+            want: read_ok,
+        },
+        Row {
+            covers: "GET /upstream/index/config.json",
+            build: (|_| cargo("GET", "/upstream/index/config.json", None)),
+            setup: None,
+            want: read_ok,
+        },
+        Row {
+            covers: "GET /upstream/index/{*path}",
+            build: (|_| cargo("GET", "/upstream/index/de/mo/demo", None)),
+            setup: None,
+            want: read_ok,
+        },
+        Row {
+            covers: "GET /upstream/crates/{name}/{version}/download",
+            build: (|_| cargo("GET", "/upstream/crates/demo/1.0.0/download", None)),
             setup: None,
             want: read_ok,
         },
@@ -322,6 +355,24 @@ fn table() -> Vec<Row> {
             }),
             setup: Some(|w| w.gql_admin("mutation { addCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }")),
             want: gql_owner_write,
+        },
+        Row {
+            covers: "mutation reserveName",
+            build: (|n| Call::Graphql(format!("mutation {{ reserveName(name: \"reserved-{n}\") {{ name }} }}"))),
+            setup: None,
+            want: gql_admin_only,
+        },
+        Row {
+            covers: "mutation releaseName",
+            build: (|_| Call::Graphql("mutation { releaseName(name: \"held-name\") }".into())),
+            setup: Some(reserve_held_name),
+            want: gql_admin_only,
+        },
+        Row {
+            covers: "mutation purgeUpstreamCache",
+            build: (|_| Call::Graphql("mutation { purgeUpstreamCache(name: \"serde\") { crateFiles } }".into())),
+            setup: None,
+            want: gql_admin_only,
         },
         Row {
             covers: "mutation createUser",

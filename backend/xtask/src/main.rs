@@ -5,9 +5,13 @@
 //! `cargo xtask bench` builds the release server, seeds a registry through the publish API and
 //! measures it against nginx serving a byte-identical copy of the sparse index. See
 //! `docs/performance.md` for the method and the latest figures.
+//!
+//! `cargo xtask bench-upstream` measures the pull-through cache's overhead: `cargo
+//! generate-lockfile` and `cargo fetch` through a warm cache vs. directly against the upstream.
 
 mod bench;
 mod serve;
+mod upstream_bench;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -24,6 +28,9 @@ enum Command {
     /// Benchmark `raktar serve` (index throughput against nginx, lockfile resolution, search,
     /// publish latency, memory) and write a Markdown report.
     Bench(bench::BenchArgs),
+    /// Measure the pull-through cache's overhead (resolve and fetch through a warm cache vs.
+    /// directly against the upstream) and print a Markdown table.
+    BenchUpstream(upstream_bench::UpstreamBenchArgs),
     /// Build the web UI when needed, then run `raktar serve --ui-dir frontend/dist` (release).
     Serve(serve::ServeArgs),
 }
@@ -43,6 +50,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let command = match cli.command {
         Command::Serve(args) => return serve::run(args),
+        Command::BenchUpstream(args) => return upstream_bench::run_bench(args),
         other => other,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -52,7 +60,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .context("starting the tokio runtime")?;
     runtime.block_on(async {
         match command {
-            Command::Serve(_) => Ok(()),
+            Command::Serve(_) | Command::BenchUpstream(_) => Ok(()),
             Command::Bench(args) => bench::run(args).await,
         }
     })
