@@ -307,7 +307,8 @@ impl Registry {
         let Some(line) = String::from_utf8_lossy(&index.body)
             .lines()
             .filter_map(|l| serde_json::from_str::<LineRef>(l).ok())
-            .find(|l| l.vers == version.as_str())
+            // A line of another crate in this file is the upstream's mistake (or an attack): ignored.
+            .find(|l| l.vers == version.as_str() && l.name.eq_ignore_ascii_case(&lowercase))
         else {
             return Err(not_found());
         };
