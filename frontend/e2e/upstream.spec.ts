@@ -144,6 +144,16 @@ test("name collisions are checked on request (and the whole page in both themes)
     await page.screenshot({ path: path.join(SHOTS, `admin-upstream-${theme}.png`), fullPage: true });
   }
   await page.emulateMedia({ colorScheme: "light" });
+
+  // On a phone the page does not scroll sideways (wide tables scroll in their own box).
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(page.getByRole("heading", { name: "Name collisions" })).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.screenshot({
+    path: path.join(import.meta.dirname, "..", "test-results", "upstream-phone.png"),
+    fullPage: true,
+  });
 });
 
 test("an administrator purges one crate, then everything, and the figures follow", async ({
