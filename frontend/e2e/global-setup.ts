@@ -1,10 +1,29 @@
 import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { tmpdir } from "node:os";
-import { cli, HOSTILE_README, PASSWORD, publish, startServer, WIDGET_README } from "./harness";
+import { cli, HOSTILE_README, indexPath, PASSWORD, publish, startServer, WIDGET_README } from "./harness";
 
 export default async function globalSetup() {
-  const { child, url, dataDir } = await startServer();
+  // A second raktar stands in for crates-io: the main server's pull-through cache and
+  // dependency-confusion guard (`--upstream-sparse`) point at its sparse index.
+  const upstream = await startServer(true);
+  process.env.E2E_UPSTREAM_URL = upstream.url;
+  cli(upstream.dataDir, ["user", "create", "upstream-owner"]);
+  const upstreamToken = cli(upstream.dataDir, [
+    "token",
+    "create",
+    "--user",
+    "upstream-owner",
+    "--name",
+    "seed",
+  ]);
+  const upstreamOk = async (spec: Parameters<typeof publish>[2]) => {
+    const status = await publish(upstream.url, upstreamToken, spec);
+    if (status !== 200) throw new Error(`upstream seed publish of ${spec.name}: HTTP ${status}`);
+  };
+  await upstreamOk({ name: "up-serde", vers: "1.0.0", description: "A public crate" });
+
+  const { child, url, dataDir } = await startServer(true, ["--upstream-sparse", `${upstream.url}/index/`]);
   process.env.E2E_BASE_URL = url;
   process.env.E2E_DATA_DIR = dataDir;
   writeFileSync(path.join(tmpdir(), "raktar-ui-e2e-last.txt"), `${url}\n${dataDir}\n`);
@@ -48,9 +67,26 @@ export default async function globalSetup() {
     await ok({ name: `pager-${String(i).padStart(2, "0")}`, vers: "0.1.0", description: "Paging" });
   }
 
+  // The same name published upstream after it was taken here: a collision the guard did not see
+  // (like a crate published before the guard was enabled).
+  await upstreamOk({ name: "e2e-core", vers: "9.0.0", description: "The public namesake" });
+  // Warm the pull-through cache: the index file of up-serde (a miss, then a hit) and its .crate.
+  const through = async (p: string) => {
+    const res = await fetch(`${url}/upstream/${p}`, { headers: { Authorization: token } });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`pull-through ${p}: HTTP ${res.status}`);
+  };
+  await through(`index/${indexPath("up-serde")}`);
+  await through(`index/${indexPath("up-serde")}`);
+  await through("crates/up-serde/1.0.0/download");
+  await through("crates/up-serde/1.0.0/download");
+
   return async () => {
     child.kill("SIGTERM");
+    upstream.child.kill("SIGTERM");
     await new Promise((resolve) => child.once("exit", resolve));
+    await new Promise((resolve) => upstream.child.once("exit", resolve));
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(upstream.dataDir, { recursive: true, force: true });
   };
 }

@@ -27,6 +27,7 @@ export function cli(dataDir: string, args: string[], input?: string): string {
 
 export async function startServer(
   publicRead = true,
+  extraArgs: string[] = [],
 ): Promise<{ child: ChildProcess; url: string; dataDir: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "raktar-ui-e2e-"));
   const child = spawn(
@@ -40,6 +41,7 @@ export async function startServer(
       ...(publicRead ? ["--public-read"] : []),
       "--ui-dir",
       UI_DIR,
+      ...extraArgs,
     ],
     { env: { ...cleanEnv(), RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "pipe"] },
   );

@@ -14,6 +14,7 @@ const SignIn = lazy(() => import("./pages/SignIn"));
 const Account = lazy(() => import("./pages/Account"));
 const AdminUsers = lazy(() => import("./pages/AdminUsers"));
 const AdminAudit = lazy(() => import("./pages/AdminAudit"));
+const AdminUpstream = lazy(() => import("./pages/AdminUpstream"));
 
 type Theme = "light" | "dark";
 
@@ -97,6 +98,7 @@ function Header() {
               <>
                 <NavLink to="/admin/users">Users</NavLink>
                 <NavLink to="/admin/audit">Audit</NavLink>
+                <NavLink to="/admin/upstream">Upstream</NavLink>
               </>
             )}
             <button
@@ -156,6 +158,7 @@ export default function App() {
               <Route path="/account" element={<Account />} />
               <Route path="/admin/users" element={<AdminUsers />} />
               <Route path="/admin/audit" element={<AdminAudit />} />
+              <Route path="/admin/upstream" element={<AdminUpstream />} />
               <Route path="*" element={<NotFound />} />
             </Routes>
           </Suspense>
