@@ -34,6 +34,11 @@ const ACTIONS: AuditAction[] = [
   "TRUST_REMOVE",
   "TRUSTPUB_TOKEN_CREATE",
   "TRUSTPUB_TOKEN_REVOKE",
+  "NAME_RESERVE",
+  "NAME_RELEASE",
+  "NAME_CHECK_SKIPPED",
+  "UPSTREAM_FETCH",
+  "UPSTREAM_PURGE",
 ];
 
 export function actionLabel(action: AuditAction): string {
