@@ -220,6 +220,23 @@ export class BackendStack extends Stack {
     };
     if (config.s3Prefix !== undefined) environment.RAKTAR_S3_PREFIX = config.s3Prefix;
     if (config.sessionLifetime !== undefined) environment.RAKTAR_SESSION_LIFETIME = config.sessionLifetime;
+    // The pull-through cache of an upstream registry and the name guard (the function reaches the
+    // upstream over the internet: it runs outside any VPC).
+    if (config.upstreamSparse !== undefined) environment.RAKTAR_UPSTREAM_SPARSE = config.upstreamSparse;
+    if (config.upstreamFreshness !== undefined) environment.RAKTAR_UPSTREAM_FRESHNESS = config.upstreamFreshness;
+    if (config.upstreamUncheckedNames !== undefined) {
+      environment.RAKTAR_UPSTREAM_UNCHECKED_NAMES = config.upstreamUncheckedNames;
+    }
+    // Trusted publishing from CI.
+    if (config.trustedPublishingIssuers.length > 0) {
+      environment.RAKTAR_TRUSTED_PUBLISHING_ISSUERS = config.trustedPublishingIssuers.join(',');
+    }
+    if (config.trustedPublishingAudience !== undefined) {
+      environment.RAKTAR_TRUSTED_PUBLISHING_AUDIENCE = config.trustedPublishingAudience;
+    }
+    if (config.trustedPublishingTokenLifetime !== undefined) {
+      environment.RAKTAR_TRUSTED_PUBLISHING_TOKEN_LIFETIME = config.trustedPublishingTokenLifetime;
+    }
     if (config.signIn === 'cognito') {
       // Written by the sign-in stack; resolved by CloudFormation at each deployment.
       environment.RAKTAR_OIDC_ISSUER = ssm.StringParameter.valueForStringParameter(this, names.oidcIssuer);

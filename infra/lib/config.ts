@@ -57,6 +57,20 @@ export interface RaktarConfig {
   readonly priceClass: '100' | '200' | 'All';
   /** The API origin's host name; default: read from the SSM parameter the backend stack writes. */
   readonly apiOriginDomain: string | undefined;
+  /** The upstream registry's sparse index URL (what follows `sparse+` in a cargo configuration):
+   * enables the pull-through index at `/upstream/index/` and the dependency-confusion guard
+   * (`RAKTAR_UPSTREAM_SPARSE`); unset: both off. */
+  readonly upstreamSparse: string | undefined;
+  /** How long a cached upstream index file is served before revalidation (`90s`, `5m`, `1h`). */
+  readonly upstreamFreshness: string | undefined;
+  /** A new crate name while the upstream cannot be checked: `refuse` (the binary's default) or `allow`. */
+  readonly upstreamUncheckedNames: 'refuse' | 'allow' | undefined;
+  /** CI issuers allowed to exchange ID tokens for publish tokens (trusted publishing); empty: off. */
+  readonly trustedPublishingIssuers: readonly string[];
+  /** The audience the CI ID tokens must carry; default (in the binary): the public URL's host. */
+  readonly trustedPublishingAudience: string | undefined;
+  /** Lifetime of minted tokens, at most `30m`. */
+  readonly trustedPublishingTokenLifetime: string | undefined;
 }
 
 type Lookup = (key: string) => unknown;
@@ -117,6 +131,50 @@ function oneOf<T extends string>(get: Lookup, key: string, allowed: readonly T[]
   return raw as T;
 }
 
+/** A duration as the binary reads it (`90s`, `15m`, `12h`, `7d`); returns seconds too. */
+function duration(get: Lookup, key: string): { raw: string; seconds: number } | undefined {
+  const raw = str(get, key);
+  if (raw === undefined) return undefined;
+  const m = /^([1-9][0-9]{0,8})([smhd])$/.exec(raw);
+  if (m === null) {
+    throw new Error(`context ${key}: expected a duration such as 90s, 15m, 12h or 7d, got ${raw}`);
+  }
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  return { raw, seconds: Number(m[1]) * unit };
+}
+
+/** An http(s) URL without query or fragment (the upstream may be plain http inside a network). */
+function httpUrl(get: Lookup, key: string): string | undefined {
+  const raw = str(get, key)?.replace(/^sparse\+/, '');
+  if (raw === undefined) return undefined;
+  if (!/^https?:\/\/[^/\s?#]+(\/[^\s?#]*)?$/.test(raw)) {
+    throw new Error(`context ${key}: expected an http(s):// URL without query or fragment, got ${raw}`);
+  }
+  return raw.endsWith('/') ? raw : `${raw}/`;
+}
+
+/** A comma-separated list (or a JSON array in cdk.json) of https URLs. */
+function urlList(get: Lookup, key: string): string[] {
+  const v = get(key);
+  if (v === undefined || v === null) return [];
+  let items: string[];
+  if (Array.isArray(v)) {
+    items = v.map((x: unknown) => {
+      if (typeof x !== 'string') throw new Error(`context ${key}: expected a list of URLs`);
+      return x;
+    });
+  } else {
+    items = (str(get, key) ?? '').split(',');
+  }
+  const out = items.map((x) => x.trim()).filter((x) => x !== '');
+  for (const item of out) {
+    if (!/^https:\/\/[^/\s]+/.test(item)) {
+      throw new Error(`context ${key}: expected https:// issuer URLs, got ${item}`);
+    }
+  }
+  return out;
+}
+
 function url(get: Lookup, key: string): string | undefined {
   const raw = str(get, key);
   if (raw === undefined) return undefined;
@@ -164,7 +222,33 @@ export function readConfig(get: Lookup, env: NodeJS.ProcessEnv = process.env): R
     frontendCertificateArn: str(get, 'frontendCertificateArn'),
     priceClass: oneOf(get, 'priceClass', ['100', '200', 'All'] as const, '100'),
     apiOriginDomain: str(get, 'apiOriginDomain'),
+    upstreamSparse: httpUrl(get, 'upstreamSparse'),
+    upstreamFreshness: duration(get, 'upstreamFreshness')?.raw,
+    upstreamUncheckedNames: str(get, 'upstreamUncheckedNames')
+      ? oneOf(get, 'upstreamUncheckedNames', ['refuse', 'allow'] as const, 'refuse')
+      : undefined,
+    trustedPublishingIssuers: urlList(get, 'trustedPublishingIssuers'),
+    trustedPublishingAudience: str(get, 'trustedPublishingAudience'),
+    trustedPublishingTokenLifetime: duration(get, 'trustedPublishingTokenLifetime')?.raw,
   };
+  const lifetime = duration(get, 'trustedPublishingTokenLifetime');
+  if (lifetime !== undefined && lifetime.seconds > 1800) {
+    throw new Error('context trustedPublishingTokenLifetime: at most 30m');
+  }
+  if (
+    config.upstreamSparse === undefined &&
+    (config.upstreamFreshness !== undefined || config.upstreamUncheckedNames !== undefined)
+  ) {
+    throw new Error('context upstreamFreshness and upstreamUncheckedNames need upstreamSparse');
+  }
+  if (
+    config.trustedPublishingIssuers.length === 0 &&
+    (config.trustedPublishingAudience !== undefined || config.trustedPublishingTokenLifetime !== undefined)
+  ) {
+    throw new Error(
+      'context trustedPublishingAudience and trustedPublishingTokenLifetime need trustedPublishingIssuers',
+    );
+  }
   if (config.apiDomainName !== undefined && config.apiCertificateArn === undefined) {
     throw new Error('context apiDomainName needs apiCertificateArn (an ACM certificate in the stack region)');
   }

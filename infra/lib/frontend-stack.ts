@@ -35,6 +35,7 @@ export const API_PATHS = [
   '/graphql',
   '/api/*',
   '/index/*',
+  '/upstream/*',
   '/auth/*',
   '/health',
   '/login',

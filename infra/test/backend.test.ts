@@ -215,6 +215,42 @@ describe('the HTTP entry', () => {
     expect(env.RAKTAR_PUBLIC_URL).toBe('https://crates.example.com');
   });
 
+  it('passes the pull-through cache and trusted publishing settings to the function only when set', () => {
+    const variables = (ctx: Record<string, string>): Record<string, unknown> =>
+      (
+        only(templates(ctx).backend, 'AWS::Lambda::Function').props.Environment as {
+          Variables: Record<string, unknown>;
+        }
+      ).Variables;
+    const plain = variables({});
+    for (const name of [
+      'RAKTAR_UPSTREAM_SPARSE',
+      'RAKTAR_UPSTREAM_FRESHNESS',
+      'RAKTAR_UPSTREAM_UNCHECKED_NAMES',
+      'RAKTAR_TRUSTED_PUBLISHING_ISSUERS',
+      'RAKTAR_TRUSTED_PUBLISHING_AUDIENCE',
+      'RAKTAR_TRUSTED_PUBLISHING_TOKEN_LIFETIME',
+    ]) {
+      expect(plain[name]).toBeUndefined();
+    }
+    const env = variables({
+      upstreamSparse: 'https://index.upstream.test/',
+      upstreamFreshness: '2m',
+      upstreamUncheckedNames: 'refuse',
+      trustedPublishingIssuers: 'https://ci.example.com,https://ci2.example.com',
+      trustedPublishingAudience: 'crates.example.com',
+      trustedPublishingTokenLifetime: '10m',
+    });
+    expect(env).toMatchObject({
+      RAKTAR_UPSTREAM_SPARSE: 'https://index.upstream.test/',
+      RAKTAR_UPSTREAM_FRESHNESS: '2m',
+      RAKTAR_UPSTREAM_UNCHECKED_NAMES: 'refuse',
+      RAKTAR_TRUSTED_PUBLISHING_ISSUERS: 'https://ci.example.com,https://ci2.example.com',
+      RAKTAR_TRUSTED_PUBLISHING_AUDIENCE: 'crates.example.com',
+      RAKTAR_TRUSTED_PUBLISHING_TOKEN_LIFETIME: '10m',
+    });
+  });
+
   it('refuses a function URL without a public URL (the function cannot know its own URL)', () => {
     expect(() => templates({ entry: 'functionUrl' })).toThrow(/needs publicUrl/);
   });

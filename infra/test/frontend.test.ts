@@ -48,7 +48,18 @@ describe('the distribution', () => {
     expect(apiOrigin.CustomOriginConfig?.OriginProtocolPolicy).toBe('https-only');
     const patterns = config.CacheBehaviors.map((b) => b.PathPattern).sort();
     expect(patterns).toEqual([...API_PATHS].sort());
-    for (const path of ['/graphql', '/api/*', '/index/*', '/auth/*', '/health', '/login', '/logout', '/me', '/me/*']) {
+    for (const path of [
+      '/graphql',
+      '/api/*',
+      '/index/*',
+      '/upstream/*',
+      '/auth/*',
+      '/health',
+      '/login',
+      '/logout',
+      '/me',
+      '/me/*',
+    ]) {
       expect(patterns).toContain(path);
     }
     for (const b of config.CacheBehaviors) {
