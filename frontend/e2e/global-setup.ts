@@ -1,7 +1,7 @@
 import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { tmpdir } from "node:os";
-import { cli, HOSTILE_README, PASSWORD, publish, startServer, WIDGET_README } from "./harness";
+import { cli, download, HOSTILE_README, PASSWORD, publish, startServer, WIDGET_README } from "./harness";
 
 export default async function globalSetup() {
   const { child, url, dataDir } = await startServer();
@@ -45,7 +45,20 @@ export default async function globalSetup() {
   await ok({ ...widget, vers: "1.1.0" });
   await ok({ name: "e2e-hostile", vers: "0.1.0", description: "A hostile README", readme: HOSTILE_README });
   for (let i = 0; i < 25; i++) {
-    await ok({ name: `pager-${String(i).padStart(2, "0")}`, vers: "0.1.0", description: "Paging" });
+    // Every pager crate depends on e2e-core: 26 dependents with e2e-widget (two pages).
+    await ok({
+      name: `pager-${String(i).padStart(2, "0")}`,
+      vers: "0.1.0",
+      description: "Paging",
+      deps: [{ name: "e2e-core", req: "^0.1" }],
+    });
+  }
+  // Downloads for the charts: 3 of e2e-widget 1.0.0, 2 of 1.1.0.
+  for (const [vers, times] of [
+    ["1.0.0", 3],
+    ["1.1.0", 2],
+  ] as const) {
+    for (let i = 0; i < times; i++) await download(url, "e2e-widget", vers);
   }
 
   return async () => {

@@ -1,4 +1,4 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test, type Locator, type Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { rmSync } from "node:fs";
 import path from "node:path";
@@ -31,6 +31,17 @@ async function shootBothThemes(page: Page, name: string) {
     await page.evaluate(() => window.scrollTo(0, 0));
     await expectAccessible(page);
     await page.screenshot({ path: path.join(SHOTS, `${name}-${theme}.png`), fullPage: false });
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+}
+
+/** Screenshots of one part of a page in both themes, each checked with axe. */
+async function shootSection(page: Page, section: Locator, name: string) {
+  for (const theme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: theme });
+    await section.scrollIntoViewIfNeeded();
+    await expectAccessible(page);
+    await section.screenshot({ path: path.join(SHOTS, `${name}-${theme}.png`) });
   }
   await page.emulateMedia({ colorScheme: "light" });
 }
@@ -139,6 +150,74 @@ test("crate page shows README, versions, dependencies, features, owners", async 
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
   await page.screenshot({ path: path.join(SHOTS, "crate-phone-light.png") });
+});
+
+test("crate page: downloads of the whole crate and of the shown version, with text summaries", async ({
+  page,
+}) => {
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  await page.goto("/crates/e2e-widget/1.1.0");
+  const all = page.getByRole("figure", { name: "Daily downloads, all versions" });
+  const mine = page.getByRole("figure", { name: "Daily downloads of 1.1.0" });
+  await expect(all).toContainText("5 downloads in the last 90 days");
+  await expect(mine).toContainText("2 downloads in the last 90 days, 2 in the last 7");
+  // The chart itself is an image named by its title and summary, one bar per day.
+  const chart = mine.getByRole("img");
+  await expect(chart).toHaveAccessibleName(
+    /^Daily downloads of 1\.1\.0, \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d 2 downloads/,
+  );
+  await expect(chart.locator("rect")).toHaveCount(90);
+  // The versions table has each version's total.
+  await expect(
+    page
+      .getByRole("row", { name: /1\.0\.0/ })
+      .getByRole("cell")
+      .nth(4),
+  ).toHaveText("3");
+  await expect(
+    page
+      .getByRole("row", { name: /1\.1\.0/ })
+      .getByRole("cell")
+      .nth(4),
+  ).toHaveText("2");
+  await shootSection(page, page.getByRole("region", { name: "Downloads" }), "crate-downloads");
+  // Switching the version switches its chart.
+  await page.getByLabel("Version", { exact: true }).selectOption("1.0.0");
+  await expect(page.getByRole("figure", { name: "Daily downloads of 1.0.0" })).toContainText(
+    "3 downloads in the last 90 days",
+  );
+  await expectAccessible(page);
+  // A version nobody downloaded says so instead of drawing an empty chart.
+  await page.goto("/crates/e2e-core");
+  await expect(page.getByRole("figure", { name: "Daily downloads of 0.1.0" })).toContainText(
+    "No downloads in the last 90 days.",
+  );
+});
+
+test("crate page: dependents, a page at a time", async ({ page }) => {
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  await page.goto("/crates/e2e-core");
+  const section = page.getByRole("region", { name: "Dependents" });
+  await expect(section).toContainText("26 crates depend on e2e-core");
+  const items = section.locator("ul.dependents li");
+  await expect(items).toHaveCount(20);
+  // one entry per dependent crate, with its highest version and requirement
+  const widget = section.getByRole("listitem").filter({ hasText: "e2e-widget" });
+  await expect(widget).toHaveCount(1);
+  await expect(widget).toContainText("e2e-widget 1.1.0 requires ^0.1");
+  await expect(widget).toContainText("A widget for the end-to-end tests");
+  await shootSection(page, section, "crate-dependents");
+  await section.getByRole("button", { name: "Show more dependents" }).click();
+  await expect(items).toHaveCount(26);
+  await expect(section.getByRole("button", { name: "Show more dependents" })).toHaveCount(0);
+  await expect(section.getByRole("link", { name: "pager-24" })).toBeVisible();
+  // the first new crate has the focus (the button is gone)
+  await expect(items.nth(20).getByRole("link")).toBeFocused();
+  await section.getByRole("link", { name: "pager-03" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("pager-03 0.1.0");
+  await expect(page.getByRole("region", { name: "Dependents" })).toContainText(
+    "No crate of this registry depends on pager-03.",
+  );
 });
 
 test("a hostile README runs nothing and loads nothing remote", async ({ page }) => {
