@@ -21,7 +21,12 @@ export default async function globalSetup() {
     const status = await publish(url, token, spec);
     if (status !== 200) throw new Error(`seed publish of ${spec.name} ${spec.vers}: HTTP ${status}`);
   };
-  await ok({ name: "e2e-core", vers: "0.1.0", description: "Core pieces" });
+  await ok({
+    name: "e2e-core",
+    vers: "0.1.0",
+    description: "Core pieces",
+    categories: ["development-tools"],
+  });
   await ok({ name: "e2e-build", vers: "0.1.0", description: "Build helper" });
   const widget = {
     name: "e2e-widget",
@@ -51,6 +56,8 @@ export default async function globalSetup() {
       vers: "0.1.0",
       description: "Paging",
       deps: [{ name: "e2e-core", req: "^0.1" }],
+      // the first five are in a category of their own (for the category filter)
+      categories: i < 5 ? ["paging"] : [],
     });
   }
   // Downloads for the charts: 3 of e2e-widget 1.0.0, 2 of 1.1.0.

@@ -101,6 +101,70 @@ test("search ranks like cargo search and pages through results", async ({ page }
   await expectAccessible(page);
 });
 
+test("categories filter the search, kept in the URL with the query and sort", async ({ page }) => {
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await page.goto("/");
+  const home = page.getByRole("navigation", { name: "Categories" });
+  // most used first, with their counts
+  await expect(home.getByRole("link")).toHaveText([/^paging\s*5$/, /^development-tools\s*2$/]);
+  await home.getByRole("link", { name: "paging, 5 crates" }).click();
+  await expect(page).toHaveURL(/\/search\?q=&category=paging$/);
+  await expect(page.getByRole("heading", { name: "All crates in category “paging”" })).toBeVisible();
+  await expect(page.getByText("5 crates · page 1")).toBeVisible();
+
+  // with a query and a sort: the filter adds to them, and the link of the active one is marked
+  await page.goto("/search?q=pager&sort=NAME");
+  await expect(page.getByText("25 crates · page 1")).toBeVisible();
+  const filter = page.getByRole("navigation", { name: "Categories" });
+  await filter.getByRole("link", { name: "paging, 5 crates" }).click();
+  await expect(page).toHaveURL(/\/search\?q=pager&sort=NAME&category=paging$/);
+  await expect(page.getByRole("heading", { name: "Results for “pager” in category “paging”" })).toBeVisible();
+  await expect(page.getByText("5 crates · page 1")).toBeVisible();
+  await expect(page.locator(".crate-list li")).toHaveText([
+    /pager-00/,
+    /pager-01/,
+    /pager-02/,
+    /pager-03/,
+    /pager-04/,
+  ]);
+  await expect(filter.getByRole("link", { name: "paging, 5 crates" })).toHaveAttribute(
+    "aria-current",
+    "page",
+  );
+  await shootBothThemes(page, "search-categories");
+  // the URL is the state: a reload keeps the filter
+  await page.reload();
+  await expect(page.getByText("5 crates · page 1")).toBeVisible();
+  // changing the sort keeps the category
+  await page.getByLabel("Sort by").selectOption("NEWLY_ADDED");
+  await expect(page).toHaveURL(/sort=NEWLY_ADDED&category=paging/);
+  await expect(page.getByText("5 crates · page 1")).toBeVisible();
+  await page.getByRole("link", { name: "Remove the category filter" }).click();
+  await expect(page).toHaveURL(/\/search\?q=pager&sort=NEWLY_ADDED$/);
+  await expect(page.getByText("25 crates · page 1")).toBeVisible();
+
+  // case-insensitive, and "All categories" clears it
+  await page.goto("/search?q=&category=Development-Tools");
+  await expect(page.getByText("2 crates · page 1")).toBeVisible();
+  await expect(page.locator(".crate-list")).toContainText("e2e-core");
+  await expect(page.locator(".crate-list")).toContainText("e2e-widget");
+  await expect(filter.getByRole("link", { name: "development-tools, 2 crates" })).toHaveAttribute(
+    "aria-current",
+    "page",
+  );
+  await filter.getByRole("link", { name: "All categories" }).click();
+  await expect(page.getByText("29 crates · page 1")).toBeVisible();
+  await page.goto("/search?q=pager&category=development-tools");
+  await expect(page.getByText("No crate matches “pager” in category “development-tools”.")).toBeVisible();
+
+  // a crate's categories link to the filter
+  await page.goto("/crates/e2e-widget");
+  await page.locator(".tags").getByRole("link", { name: "development-tools" }).click();
+  await expect(page).toHaveURL(/\/search\?q=&category=development-tools$/);
+  await expect(page.getByText("2 crates · page 1")).toBeVisible();
+  await expectAccessible(page);
+});
+
 test("crate page shows README, versions, dependencies, features, owners", async ({ page }) => {
   await page.setViewportSize({ width: 1200, height: 1000 });
   await page.goto("/crates/e2e-widget");

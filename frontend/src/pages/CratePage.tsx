@@ -16,6 +16,7 @@ import { formatBytes, formatDate, sortVersionsDesc } from "../lib/versions";
 import { DownloadChart } from "../lib/DownloadChart";
 
 import { useRegistry } from "../lib/registry";
+import { searchUrl } from "./Search";
 
 const Markdown = lazy(() => import("../lib/Markdown"));
 
@@ -154,8 +155,16 @@ export default function CratePage() {
               )}
             </dl>
             <LinkList links={links} />
-            <TagList title="Keywords" items={current.keywords} />
-            <TagList title="Categories" items={current.categories} />
+            <TagList
+              title="Keywords"
+              items={current.keywords}
+              href={(k) => `/search?q=${encodeURIComponent(k)}`}
+            />
+            <TagList
+              title="Categories"
+              items={current.categories}
+              href={(c) => searchUrl("", "RELEVANCE", { category: c })}
+            />
           </section>
           <section aria-labelledby="downloads-title">
             <h2 id="downloads-title">Downloads</h2>
@@ -194,7 +203,15 @@ function LinkList({ links }: { links: VersionDetailFragment["links"] }) {
   );
 }
 
-function TagList({ title, items }: { title: string; items: readonly string[] }) {
+function TagList({
+  title,
+  items,
+  href,
+}: {
+  title: string;
+  items: readonly string[];
+  href: (item: string) => string;
+}) {
   if (items.length === 0) return null;
   return (
     <div className="tags">
@@ -202,7 +219,7 @@ function TagList({ title, items }: { title: string; items: readonly string[] }) 
       <ul>
         {items.map((k) => (
           <li key={k}>
-            <Link to={`/search?q=${encodeURIComponent(k)}`}>{k}</Link>
+            <Link to={href(k)}>{k}</Link>
           </li>
         ))}
       </ul>
