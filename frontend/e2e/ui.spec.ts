@@ -381,6 +381,124 @@ test("an owner yanks and unyanks from the crate page; the index follows", async 
   await expect(page.locator(".owners")).not.toContainText("bob");
 });
 
+test("trusted publishing: owners add and remove CI identities; others never see it", async ({
+  page,
+  browser,
+}) => {
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  // anonymous and a signed-in member who does not own the crate: no section, no request for it
+  const trustRequests: string[] = [];
+  page.on("request", (r) => {
+    if (r.url().endsWith("/graphql") && (r.postData() ?? "").includes("trustConfigs"))
+      trustRequests.push(r.url());
+  });
+  await page.goto("/crates/e2e-core");
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("e2e-core");
+  await expect(page.getByRole("heading", { name: "Dependents" })).toBeVisible();
+  await expect(page.getByRole("region", { name: "Trusted publishing" })).toHaveCount(0);
+  const bobContext = await browser.newContext({ baseURL: baseUrl() });
+  const bob = await bobContext.newPage();
+  await signIn(bob, "bob", "/crates/e2e-core");
+  await expect(bob.getByRole("heading", { name: "Dependents" })).toBeVisible();
+  await expect(bob.getByRole("region", { name: "Trusted publishing" })).toHaveCount(0);
+  await bobContext.close();
+  expect(trustRequests).toEqual([]);
+
+  // the owner
+  await signIn(page, "alice", "/crates/e2e-core");
+  const trust = page.getByRole("region", { name: "Trusted publishing" });
+  await expect(trust.getByText("No CI is trusted to publish e2e-core yet.")).toBeVisible();
+  const configs = trust.locator("ul.trust-configs > li");
+
+  // GitHub Actions preset, with an environment
+  await trust.getByLabel("Repository (OWNER/REPO)").fill("acme/core");
+  await trust.getByLabel("Workflow file (optional, e.g. release.yml)").fill("release.yml");
+  await trust.getByLabel("Deployment environment (optional)").fill("production");
+  await trust.getByRole("button", { name: "Add trusted publisher" }).click();
+  await expect(trust.getByRole("status")).toHaveText("Added: GitHub Actions: acme/core.");
+  await expect(configs).toHaveCount(1);
+  const github = configs.filter({ hasText: "GitHub Actions: acme/core" });
+  await expect(github).toContainText("https://token.actions.githubusercontent.com");
+  await expect(github).toContainText("repository is acme/core");
+  await expect(github).toContainText("environment is production");
+  await expect(github).toContainText("by alice");
+  await expect(trust.getByLabel("Repository (OWNER/REPO)")).toHaveValue("");
+
+  // the same identity again: the server's CONFLICT, in words
+  await trust.getByLabel("Repository (OWNER/REPO)").fill("acme/core");
+  await trust.getByLabel("Workflow file (optional, e.g. release.yml)").fill("release.yml");
+  await trust.getByLabel("Deployment environment (optional)").fill("production");
+  await trust.getByRole("button", { name: "Add trusted publisher" }).click();
+  await expect(trust.getByRole("alert")).toContainText(
+    "Already there: crate `e2e-core` already trusts exactly this identity",
+  );
+  // a malformed repository: BAD_USER_INPUT
+  await trust.getByLabel("Repository (OWNER/REPO)").fill("not-a-repository");
+  await trust.getByRole("button", { name: "Add trusted publisher" }).click();
+  await expect(trust.getByRole("alert")).toHaveText("Not accepted: the GitHub repository is OWNER/REPO");
+  await expect(configs).toHaveCount(1);
+
+  // another CI: issuer and generic claim rules (a prefix match); the form checks before sending
+  await trust.getByLabel("Another CI (issuer and claim rules)").check();
+  await trust.getByLabel("Issuer URL (the tokens' iss claim)").fill("https://ci.example.invalid");
+  await trust.getByRole("button", { name: "Add trusted publisher" }).click();
+  await expect(trust.getByRole("alert")).toContainText("Add at least one claim rule");
+  await trust.getByRole("button", { name: "Add a claim rule" }).click();
+  const rule = trust.getByRole("group", { name: "Claim rule 1" });
+  await rule.getByLabel("Claim name").fill("project");
+  await rule.getByLabel("Value").fill("acme/");
+  await rule.getByLabel("Starts with (prefix match)").check();
+  await trust.getByRole("button", { name: "Add a claim rule" }).click();
+  const rule2 = trust.getByRole("group", { name: "Claim rule 2" });
+  await rule2.getByLabel("Claim name").fill("ref");
+  await rule2.getByLabel("Value").fill("refs/heads/main");
+  await trust.getByRole("button", { name: "Add trusted publisher" }).click();
+  await expect(configs).toHaveCount(2);
+  const generic = configs.filter({ hasText: "https://ci.example.invalid" });
+  await expect(generic).toContainText("project starts with acme/");
+  await expect(generic).toContainText("ref is refs/heads/main");
+  // an issuer that is not a URL the server accepts
+  await trust.getByRole("button", { name: "Add a claim rule" }).click();
+  await trust.getByRole("group", { name: "Claim rule 1" }).getByLabel("Claim name").fill("sub");
+  await trust.getByRole("group", { name: "Claim rule 1" }).getByLabel("Value").fill("x");
+  await shootSection(page, trust, "crate-trusted-publishing");
+  await trust.getByLabel("Issuer URL (the tokens' iss claim)").fill("ftp://ci.example.invalid");
+  await trust.getByRole("button", { name: "Add trusted publisher" }).click();
+  await expect(trust.getByRole("alert")).toContainText("Not accepted: the issuer must be an http(s) URL");
+  await trust
+    .getByRole("group", { name: "Claim rule 1" })
+    .getByRole("button", { name: "Remove rule 1" })
+    .click();
+  await expect(trust.getByRole("group", { name: "Claim rule 1" })).toHaveCount(0);
+
+  // removing asks first; dismissing keeps it
+  page.once("dialog", (d) => void d.dismiss());
+  await github.getByRole("button", { name: /^Remove trusted publisher GitHub Actions: acme\/core/ }).click();
+  await expect(configs).toHaveCount(2);
+  page.once("dialog", (d) => {
+    expect(d.message()).toContain("Stop trusting GitHub Actions: acme/core to publish e2e-core?");
+    void d.accept();
+  });
+  await github.getByRole("button", { name: /^Remove trusted publisher GitHub Actions: acme\/core/ }).click();
+  await expect(configs).toHaveCount(1);
+  await expect(trust).not.toContainText("acme/core");
+  await page.reload();
+  await expect(configs).toHaveCount(1);
+
+  // an administrator manages it too
+  const rootContext = await browser.newContext({ baseURL: baseUrl() });
+  const root = await rootContext.newPage();
+  await signIn(root, "root", "/crates/e2e-core");
+  const rootTrust = root.getByRole("region", { name: "Trusted publishing" });
+  await expect(rootTrust.locator("ul.trust-configs > li")).toHaveCount(1);
+  root.once("dialog", (d) => void d.accept());
+  await rootTrust
+    .getByRole("button", { name: /^Remove trusted publisher https:\/\/ci\.example\.invalid/ })
+    .click();
+  await expect(rootTrust.getByText("No CI is trusted to publish e2e-core yet.")).toBeVisible();
+  await rootContext.close();
+});
+
 test("user page lists the crates a user owns", async ({ page }) => {
   await page.goto("/users/alice");
   await expect(page.getByRole("heading", { name: "Alice Example (alice)" })).toBeVisible();

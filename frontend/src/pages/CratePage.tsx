@@ -19,6 +19,8 @@ import { useRegistry } from "../lib/registry";
 import { searchUrl } from "./Search";
 
 const Markdown = lazy(() => import("../lib/Markdown"));
+// Only owners and administrators see it: loaded when needed.
+const TrustedPublishing = lazy(() => import("./TrustedPublishing"));
 
 function installSnippets(name: string, version: string, registry: string) {
   return {
@@ -108,6 +110,11 @@ export default function CratePage() {
           <Features features={current.features} />
           <Versions crate={krate.name} versions={versions} isOwner={isOwner} current={current.version} />
           <Dependents key={krate.name} crate={krate.name} />
+          {krate.viewerCanManage && (
+            <Suspense fallback={<Loading what="trusted publishing" />}>
+              <TrustedPublishing key={krate.name} crate={krate.name} />
+            </Suspense>
+          )}
         </div>
         <aside className="crate-side" aria-label="About this crate">
           <section aria-labelledby="install-title">
