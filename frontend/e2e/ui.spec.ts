@@ -163,6 +163,11 @@ test("categories filter the search, kept in the URL with the query and sort", as
   await expect(page).toHaveURL(/\/search\?q=&category=development-tools$/);
   await expect(page.getByText("2 crates · page 1")).toBeVisible();
   await expectAccessible(page);
+  // a phone: the categories go below the results, nothing scrolls sideways
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(page.getByRole("navigation", { name: "Categories" })).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
 });
 
 test("crate page shows README, versions, dependencies, features, owners", async ({ page }) => {
@@ -484,6 +489,11 @@ test("trusted publishing: owners add and remove CI identities; others never see 
   await expect(trust).not.toContainText("acme/core");
   await page.reload();
   await expect(configs).toHaveCount(1);
+  // on a phone the section (long issuer and claim values) fits the width
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(trust.getByRole("button", { name: "Add trusted publisher" })).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
 
   // an administrator manages it too
   const rootContext = await browser.newContext({ baseURL: baseUrl() });
