@@ -1,7 +1,16 @@
 import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { tmpdir } from "node:os";
-import { cli, HOSTILE_README, indexPath, PASSWORD, publish, startServer, WIDGET_README } from "./harness";
+import {
+  cli,
+  download,
+  HOSTILE_README,
+  indexPath,
+  PASSWORD,
+  publish,
+  startServer,
+  WIDGET_README,
+} from "./harness";
 
 export default async function globalSetup() {
   // A second raktar stands in for crates-io: the main server's pull-through cache and
@@ -40,7 +49,12 @@ export default async function globalSetup() {
     const status = await publish(url, token, spec);
     if (status !== 200) throw new Error(`seed publish of ${spec.name} ${spec.vers}: HTTP ${status}`);
   };
-  await ok({ name: "e2e-core", vers: "0.1.0", description: "Core pieces" });
+  await ok({
+    name: "e2e-core",
+    vers: "0.1.0",
+    description: "Core pieces",
+    categories: ["development-tools"],
+  });
   await ok({ name: "e2e-build", vers: "0.1.0", description: "Build helper" });
   const widget = {
     name: "e2e-widget",
@@ -64,7 +78,22 @@ export default async function globalSetup() {
   await ok({ ...widget, vers: "1.1.0" });
   await ok({ name: "e2e-hostile", vers: "0.1.0", description: "A hostile README", readme: HOSTILE_README });
   for (let i = 0; i < 25; i++) {
-    await ok({ name: `pager-${String(i).padStart(2, "0")}`, vers: "0.1.0", description: "Paging" });
+    // Every pager crate depends on e2e-core: 26 dependents with e2e-widget (two pages).
+    await ok({
+      name: `pager-${String(i).padStart(2, "0")}`,
+      vers: "0.1.0",
+      description: "Paging",
+      deps: [{ name: "e2e-core", req: "^0.1" }],
+      // the first five are in a category of their own (for the category filter)
+      categories: i < 5 ? ["paging"] : [],
+    });
+  }
+  // Downloads for the charts: 3 of e2e-widget 1.0.0, 2 of 1.1.0.
+  for (const [vers, times] of [
+    ["1.0.0", 3],
+    ["1.1.0", 2],
+  ] as const) {
+    for (let i = 0; i < times; i++) await download(url, "e2e-widget", vers);
   }
 
   // The same name published upstream after it was taken here: a collision the guard did not see

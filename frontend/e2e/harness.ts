@@ -158,6 +158,20 @@ export async function publish(baseUrl: string, token: string, spec: CrateSpec): 
   return res.status;
 }
 
+/** Downloads a version through the `dl` URL of the index configuration (checksum from the index). */
+export async function download(baseUrl: string, name: string, vers: string): Promise<void> {
+  const index = await fetch(`${baseUrl}/index/${indexPath(name)}`);
+  const line = (await index.text())
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { vers: string; cksum: string })
+    .find((l) => l.vers === vers);
+  if (!line) throw new Error(`download: ${name} ${vers} is not in the index`);
+  const res = await fetch(`${baseUrl}/api/v1/dl/${name}/${vers}/${line.cksum}`);
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`download of ${name} ${vers}: HTTP ${res.status}`);
+}
+
 /** The sparse index path of a crate name. */
 export function indexPath(name: string): string {
   const n = name.toLowerCase();

@@ -1,4 +1,4 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test, type Locator, type Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { rmSync } from "node:fs";
 import path from "node:path";
@@ -31,6 +31,17 @@ async function shootBothThemes(page: Page, name: string) {
     await page.evaluate(() => window.scrollTo(0, 0));
     await expectAccessible(page);
     await page.screenshot({ path: path.join(SHOTS, `${name}-${theme}.png`), fullPage: false });
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+}
+
+/** Screenshots of one part of a page in both themes, each checked with axe. */
+async function shootSection(page: Page, section: Locator, name: string) {
+  for (const theme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: theme });
+    await section.scrollIntoViewIfNeeded();
+    await expectAccessible(page);
+    await section.screenshot({ path: path.join(SHOTS, `${name}-${theme}.png`) });
   }
   await page.emulateMedia({ colorScheme: "light" });
 }
@@ -90,6 +101,75 @@ test("search ranks like cargo search and pages through results", async ({ page }
   await expectAccessible(page);
 });
 
+test("categories filter the search, kept in the URL with the query and sort", async ({ page }) => {
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await page.goto("/");
+  const home = page.getByRole("navigation", { name: "Categories" });
+  // most used first, with their counts
+  await expect(home.getByRole("link")).toHaveText([/^paging\s*5$/, /^development-tools\s*2$/]);
+  await home.getByRole("link", { name: "paging, 5 crates" }).click();
+  await expect(page).toHaveURL(/\/search\?q=&category=paging$/);
+  await expect(page.getByRole("heading", { name: "All crates in category “paging”" })).toBeVisible();
+  await expect(page.getByText("5 crates · page 1")).toBeVisible();
+
+  // with a query and a sort: the filter adds to them, and the link of the active one is marked
+  await page.goto("/search?q=pager&sort=NAME");
+  await expect(page.getByText("25 crates · page 1")).toBeVisible();
+  const filter = page.getByRole("navigation", { name: "Categories" });
+  await filter.getByRole("link", { name: "paging, 5 crates" }).click();
+  await expect(page).toHaveURL(/\/search\?q=pager&sort=NAME&category=paging$/);
+  await expect(page.getByRole("heading", { name: "Results for “pager” in category “paging”" })).toBeVisible();
+  await expect(page.getByText("5 crates · page 1")).toBeVisible();
+  await expect(page.locator(".crate-list li")).toHaveText([
+    /pager-00/,
+    /pager-01/,
+    /pager-02/,
+    /pager-03/,
+    /pager-04/,
+  ]);
+  await expect(filter.getByRole("link", { name: "paging, 5 crates" })).toHaveAttribute(
+    "aria-current",
+    "page",
+  );
+  await shootBothThemes(page, "search-categories");
+  // the URL is the state: a reload keeps the filter
+  await page.reload();
+  await expect(page.getByText("5 crates · page 1")).toBeVisible();
+  // changing the sort keeps the category
+  await page.getByLabel("Sort by").selectOption("NEWLY_ADDED");
+  await expect(page).toHaveURL(/sort=NEWLY_ADDED&category=paging/);
+  await expect(page.getByText("5 crates · page 1")).toBeVisible();
+  await page.getByRole("link", { name: "Remove the category filter" }).click();
+  await expect(page).toHaveURL(/\/search\?q=pager&sort=NEWLY_ADDED$/);
+  await expect(page.getByText("25 crates · page 1")).toBeVisible();
+
+  // case-insensitive, and "All categories" clears it
+  await page.goto("/search?q=&category=Development-Tools");
+  await expect(page.getByText("2 crates · page 1")).toBeVisible();
+  await expect(page.locator(".crate-list")).toContainText("e2e-core");
+  await expect(page.locator(".crate-list")).toContainText("e2e-widget");
+  await expect(filter.getByRole("link", { name: "development-tools, 2 crates" })).toHaveAttribute(
+    "aria-current",
+    "page",
+  );
+  await filter.getByRole("link", { name: "All categories" }).click();
+  await expect(page.getByText("29 crates · page 1")).toBeVisible();
+  await page.goto("/search?q=pager&category=development-tools");
+  await expect(page.getByText("No crate matches “pager” in category “development-tools”.")).toBeVisible();
+
+  // a crate's categories link to the filter
+  await page.goto("/crates/e2e-widget");
+  await page.locator(".tags").getByRole("link", { name: "development-tools" }).click();
+  await expect(page).toHaveURL(/\/search\?q=&category=development-tools$/);
+  await expect(page.getByText("2 crates · page 1")).toBeVisible();
+  await expectAccessible(page);
+  // a phone: the categories go below the results, nothing scrolls sideways
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(page.getByRole("navigation", { name: "Categories" })).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+});
+
 test("crate page shows README, versions, dependencies, features, owners", async ({ page }) => {
   await page.setViewportSize({ width: 1200, height: 1000 });
   await page.goto("/crates/e2e-widget");
@@ -139,6 +219,74 @@ test("crate page shows README, versions, dependencies, features, owners", async 
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
   await page.screenshot({ path: path.join(SHOTS, "crate-phone-light.png") });
+});
+
+test("crate page: downloads of the whole crate and of the shown version, with text summaries", async ({
+  page,
+}) => {
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  await page.goto("/crates/e2e-widget/1.1.0");
+  const all = page.getByRole("figure", { name: "Daily downloads, all versions" });
+  const mine = page.getByRole("figure", { name: "Daily downloads of 1.1.0" });
+  await expect(all).toContainText("5 downloads in the last 90 days");
+  await expect(mine).toContainText("2 downloads in the last 90 days, 2 in the last 7");
+  // The chart itself is an image named by its title and summary, one bar per day.
+  const chart = mine.getByRole("img");
+  await expect(chart).toHaveAccessibleName(
+    /^Daily downloads of 1\.1\.0, \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d 2 downloads/,
+  );
+  await expect(chart.locator("rect")).toHaveCount(90);
+  // The versions table has each version's total.
+  await expect(
+    page
+      .getByRole("row", { name: /1\.0\.0/ })
+      .getByRole("cell")
+      .nth(4),
+  ).toHaveText("3");
+  await expect(
+    page
+      .getByRole("row", { name: /1\.1\.0/ })
+      .getByRole("cell")
+      .nth(4),
+  ).toHaveText("2");
+  await shootSection(page, page.getByRole("region", { name: "Downloads" }), "crate-downloads");
+  // Switching the version switches its chart.
+  await page.getByLabel("Version", { exact: true }).selectOption("1.0.0");
+  await expect(page.getByRole("figure", { name: "Daily downloads of 1.0.0" })).toContainText(
+    "3 downloads in the last 90 days",
+  );
+  await expectAccessible(page);
+  // A version nobody downloaded says so instead of drawing an empty chart.
+  await page.goto("/crates/e2e-core");
+  await expect(page.getByRole("figure", { name: "Daily downloads of 0.1.0" })).toContainText(
+    "No downloads in the last 90 days.",
+  );
+});
+
+test("crate page: dependents, a page at a time", async ({ page }) => {
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  await page.goto("/crates/e2e-core");
+  const section = page.getByRole("region", { name: "Dependents" });
+  await expect(section).toContainText("26 crates depend on e2e-core");
+  const items = section.locator("ul.dependents li");
+  await expect(items).toHaveCount(20);
+  // one entry per dependent crate, with its highest version and requirement
+  const widget = section.getByRole("listitem").filter({ hasText: "e2e-widget" });
+  await expect(widget).toHaveCount(1);
+  await expect(widget).toContainText("e2e-widget 1.1.0 requires ^0.1");
+  await expect(widget).toContainText("A widget for the end-to-end tests");
+  await shootSection(page, section, "crate-dependents");
+  await section.getByRole("button", { name: "Show more dependents" }).click();
+  await expect(items).toHaveCount(26);
+  await expect(section.getByRole("button", { name: "Show more dependents" })).toHaveCount(0);
+  await expect(section.getByRole("link", { name: "pager-24" })).toBeVisible();
+  // the first new crate has the focus (the button is gone)
+  await expect(items.nth(20).getByRole("link")).toBeFocused();
+  await section.getByRole("link", { name: "pager-03" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("pager-03 0.1.0");
+  await expect(page.getByRole("region", { name: "Dependents" })).toContainText(
+    "No crate of this registry depends on pager-03.",
+  );
 });
 
 test("a hostile README runs nothing and loads nothing remote", async ({ page }) => {
@@ -236,6 +384,129 @@ test("an owner yanks and unyanks from the crate page; the index follows", async 
   page.once("dialog", (d) => void d.accept());
   await page.getByRole("button", { name: "Remove bob" }).click();
   await expect(page.locator(".owners")).not.toContainText("bob");
+});
+
+test("trusted publishing: owners add and remove CI identities; others never see it", async ({
+  page,
+  browser,
+}) => {
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  // anonymous and a signed-in member who does not own the crate: no section, no request for it
+  const trustRequests: string[] = [];
+  page.on("request", (r) => {
+    if (r.url().endsWith("/graphql") && (r.postData() ?? "").includes("trustConfigs"))
+      trustRequests.push(r.url());
+  });
+  await page.goto("/crates/e2e-core");
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("e2e-core");
+  await expect(page.getByRole("heading", { name: "Dependents" })).toBeVisible();
+  await expect(page.getByRole("region", { name: "Trusted publishing" })).toHaveCount(0);
+  const bobContext = await browser.newContext({ baseURL: baseUrl() });
+  const bob = await bobContext.newPage();
+  await signIn(bob, "bob", "/crates/e2e-core");
+  await expect(bob.getByRole("heading", { name: "Dependents" })).toBeVisible();
+  await expect(bob.getByRole("region", { name: "Trusted publishing" })).toHaveCount(0);
+  await bobContext.close();
+  expect(trustRequests).toEqual([]);
+
+  // the owner
+  await signIn(page, "alice", "/crates/e2e-core");
+  const trust = page.getByRole("region", { name: "Trusted publishing" });
+  await expect(trust.getByText("No CI is trusted to publish e2e-core yet.")).toBeVisible();
+  const configs = trust.locator("ul.trust-configs > li");
+
+  // GitHub Actions preset, with an environment
+  await trust.getByLabel("Repository (OWNER/REPO)").fill("acme/core");
+  await trust.getByLabel("Workflow file (optional, e.g. release.yml)").fill("release.yml");
+  await trust.getByLabel("Deployment environment (optional)").fill("production");
+  await trust.getByRole("button", { name: "Add trusted publisher" }).click();
+  await expect(trust.getByRole("status")).toHaveText("Added: GitHub Actions: acme/core.");
+  await expect(configs).toHaveCount(1);
+  const github = configs.filter({ hasText: "GitHub Actions: acme/core" });
+  await expect(github).toContainText("https://token.actions.githubusercontent.com");
+  await expect(github).toContainText("repository is acme/core");
+  await expect(github).toContainText("environment is production");
+  await expect(github).toContainText("by alice");
+  await expect(trust.getByLabel("Repository (OWNER/REPO)")).toHaveValue("");
+
+  // the same identity again: the server's CONFLICT, in words
+  await trust.getByLabel("Repository (OWNER/REPO)").fill("acme/core");
+  await trust.getByLabel("Workflow file (optional, e.g. release.yml)").fill("release.yml");
+  await trust.getByLabel("Deployment environment (optional)").fill("production");
+  await trust.getByRole("button", { name: "Add trusted publisher" }).click();
+  await expect(trust.getByRole("alert")).toContainText(
+    "Already there: crate `e2e-core` already trusts exactly this identity",
+  );
+  // a malformed repository: BAD_USER_INPUT
+  await trust.getByLabel("Repository (OWNER/REPO)").fill("not-a-repository");
+  await trust.getByRole("button", { name: "Add trusted publisher" }).click();
+  await expect(trust.getByRole("alert")).toHaveText("Not accepted: the GitHub repository is OWNER/REPO");
+  await expect(configs).toHaveCount(1);
+
+  // another CI: issuer and generic claim rules (a prefix match); the form checks before sending
+  await trust.getByLabel("Another CI (issuer and claim rules)").check();
+  await trust.getByLabel("Issuer URL (the tokens' iss claim)").fill("https://ci.example.invalid");
+  await trust.getByRole("button", { name: "Add trusted publisher" }).click();
+  await expect(trust.getByRole("alert")).toContainText("Add at least one claim rule");
+  await trust.getByRole("button", { name: "Add a claim rule" }).click();
+  const rule = trust.getByRole("group", { name: "Claim rule 1" });
+  await rule.getByLabel("Claim name").fill("project");
+  await rule.getByLabel("Value").fill("acme/");
+  await rule.getByLabel("Starts with (prefix match)").check();
+  await trust.getByRole("button", { name: "Add a claim rule" }).click();
+  const rule2 = trust.getByRole("group", { name: "Claim rule 2" });
+  await rule2.getByLabel("Claim name").fill("ref");
+  await rule2.getByLabel("Value").fill("refs/heads/main");
+  await trust.getByRole("button", { name: "Add trusted publisher" }).click();
+  await expect(configs).toHaveCount(2);
+  const generic = configs.filter({ hasText: "https://ci.example.invalid" });
+  await expect(generic).toContainText("project starts with acme/");
+  await expect(generic).toContainText("ref is refs/heads/main");
+  // an issuer that is not a URL the server accepts
+  await trust.getByRole("button", { name: "Add a claim rule" }).click();
+  await trust.getByRole("group", { name: "Claim rule 1" }).getByLabel("Claim name").fill("sub");
+  await trust.getByRole("group", { name: "Claim rule 1" }).getByLabel("Value").fill("x");
+  await shootSection(page, trust, "crate-trusted-publishing");
+  await trust.getByLabel("Issuer URL (the tokens' iss claim)").fill("ftp://ci.example.invalid");
+  await trust.getByRole("button", { name: "Add trusted publisher" }).click();
+  await expect(trust.getByRole("alert")).toContainText("Not accepted: the issuer must be an http(s) URL");
+  await trust
+    .getByRole("group", { name: "Claim rule 1" })
+    .getByRole("button", { name: "Remove rule 1" })
+    .click();
+  await expect(trust.getByRole("group", { name: "Claim rule 1" })).toHaveCount(0);
+
+  // removing asks first; dismissing keeps it
+  page.once("dialog", (d) => void d.dismiss());
+  await github.getByRole("button", { name: /^Remove trusted publisher GitHub Actions: acme\/core/ }).click();
+  await expect(configs).toHaveCount(2);
+  page.once("dialog", (d) => {
+    expect(d.message()).toContain("Stop trusting GitHub Actions: acme/core to publish e2e-core?");
+    void d.accept();
+  });
+  await github.getByRole("button", { name: /^Remove trusted publisher GitHub Actions: acme\/core/ }).click();
+  await expect(configs).toHaveCount(1);
+  await expect(trust).not.toContainText("acme/core");
+  await page.reload();
+  await expect(configs).toHaveCount(1);
+  // on a phone the section (long issuer and claim values) fits the width
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(trust.getByRole("button", { name: "Add trusted publisher" })).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+
+  // an administrator manages it too
+  const rootContext = await browser.newContext({ baseURL: baseUrl() });
+  const root = await rootContext.newPage();
+  await signIn(root, "root", "/crates/e2e-core");
+  const rootTrust = root.getByRole("region", { name: "Trusted publishing" });
+  await expect(rootTrust.locator("ul.trust-configs > li")).toHaveCount(1);
+  root.once("dialog", (d) => void d.accept());
+  await rootTrust
+    .getByRole("button", { name: /^Remove trusted publisher https:\/\/ci\.example\.invalid/ })
+    .click();
+  await expect(rootTrust.getByText("No CI is trusted to publish e2e-core yet.")).toBeVisible();
+  await rootContext.close();
 });
 
 test("user page lists the crates a user owns", async ({ page }) => {

@@ -39,3 +39,20 @@ export function chartData(days: readonly Day[], width: number, height: number): 
   });
   return { bars, max, total };
 }
+
+/** A sentence describing a download series, for readers who cannot see the chart. */
+export function chartSummary(days: readonly Day[]): string {
+  const total = days.reduce((s, d) => s + Math.max(0, d.downloads), 0);
+  const n = days.length;
+  const span = `${n} ${n === 1 ? "day" : "days"}`;
+  if (total === 0) return `No downloads in the last ${span}.`;
+  let peak = days[0];
+  for (const d of days) if (peak === undefined || d.downloads > peak.downloads) peak = d;
+  const week = days.slice(-7).reduce((s, d) => s + Math.max(0, d.downloads), 0);
+  const fmt = (x: number) => x.toLocaleString("en");
+  return (
+    `${fmt(total)} ${total === 1 ? "download" : "downloads"} in the last ${span}, ` +
+    `${fmt(week)} in the last ${Math.min(7, n)}; the busiest day was ${peak?.date ?? ""} ` +
+    `with ${fmt(peak?.downloads ?? 0)}.`
+  );
+}

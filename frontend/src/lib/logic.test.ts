@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { groupDependencies, kindLabel } from "./deps";
 import { compareVersions, formatBytes, sortVersionsDesc } from "./versions";
-import { chartData } from "./chart";
+import { chartData, chartSummary } from "./chart";
 import { readmeBase, resolveLink } from "./links";
 
 describe("groupDependencies", () => {
@@ -87,6 +87,21 @@ describe("chartData", () => {
     expect(data?.total).toBe(20);
     expect(data?.bars.map((b) => b.height)).toEqual([0, 25, 50, 25]);
     expect(data?.bars.map((b) => b.x)).toEqual([0, 25, 50, 75]);
+  });
+});
+
+describe("chartSummary", () => {
+  it("says so when there were no downloads", () => {
+    expect(chartSummary([{ date: "2026-01-01", downloads: 0 }])).toBe("No downloads in the last 1 day.");
+  });
+  it("gives the total, the last week and the busiest day", () => {
+    const days = Array.from({ length: 10 }, (_, i) => ({
+      date: `2026-01-${String(i + 1).padStart(2, "0")}`,
+      downloads: i === 1 ? 1500 : 1,
+    }));
+    expect(chartSummary(days)).toBe(
+      "1,509 downloads in the last 10 days, 7 in the last 7; the busiest day was 2026-01-02 with 1,500.",
+    );
   });
 });
 

@@ -1,8 +1,9 @@
-import { lazy, Suspense, useState, type FormEvent } from "react";
+import { lazy, Suspense, useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { useMutation, useQuery } from "urql";
 import {
   AddCrateOwnersDocument,
+  CrateDependentsDocument,
   CratePageDocument,
   RemoveCrateOwnersDocument,
   UnyankVersionDocument,
@@ -15,8 +16,11 @@ import { formatBytes, formatDate, sortVersionsDesc } from "../lib/versions";
 import { DownloadChart } from "../lib/DownloadChart";
 
 import { useRegistry } from "../lib/registry";
+import { searchUrl } from "./Search";
 
 const Markdown = lazy(() => import("../lib/Markdown"));
+// Only owners and administrators see it: loaded when needed.
+const TrustedPublishing = lazy(() => import("./TrustedPublishing"));
 
 function installSnippets(name: string, version: string, registry: string) {
   return {
@@ -105,6 +109,12 @@ export default function CratePage() {
           <Dependencies deps={current.dependencies} />
           <Features features={current.features} />
           <Versions crate={krate.name} versions={versions} isOwner={isOwner} current={current.version} />
+          <Dependents key={krate.name} crate={krate.name} />
+          {krate.viewerCanManage && (
+            <Suspense fallback={<Loading what="trusted publishing" />}>
+              <TrustedPublishing key={krate.name} crate={krate.name} />
+            </Suspense>
+          )}
         </div>
         <aside className="crate-side" aria-label="About this crate">
           <section aria-labelledby="install-title">
@@ -152,8 +162,16 @@ export default function CratePage() {
               )}
             </dl>
             <LinkList links={links} />
-            <TagList title="Keywords" items={current.keywords} />
-            <TagList title="Categories" items={current.categories} />
+            <TagList
+              title="Keywords"
+              items={current.keywords}
+              href={(k) => `/search?q=${encodeURIComponent(k)}`}
+            />
+            <TagList
+              title="Categories"
+              items={current.categories}
+              href={(c) => searchUrl("", "RELEVANCE", { category: c })}
+            />
           </section>
           <section aria-labelledby="downloads-title">
             <h2 id="downloads-title">Downloads</h2>
@@ -161,7 +179,8 @@ export default function CratePage() {
               {krate.downloads.total.toLocaleString("en")} in total, {current.downloads.toLocaleString("en")}{" "}
               of {current.version}
             </p>
-            <DownloadChart days={krate.downloads.daily} />
+            <DownloadChart days={krate.downloads.daily} title="Daily downloads, all versions" />
+            <DownloadChart days={current.downloadsByDay} title={`Daily downloads of ${current.version}`} />
           </section>
           <Owners crate={krate.name} owners={krate.owners} isOwner={isOwner} />
         </aside>
@@ -191,7 +210,15 @@ function LinkList({ links }: { links: VersionDetailFragment["links"] }) {
   );
 }
 
-function TagList({ title, items }: { title: string; items: readonly string[] }) {
+function TagList({
+  title,
+  items,
+  href,
+}: {
+  title: string;
+  items: readonly string[];
+  href: (item: string) => string;
+}) {
   if (items.length === 0) return null;
   return (
     <div className="tags">
@@ -199,7 +226,7 @@ function TagList({ title, items }: { title: string; items: readonly string[] }) 
       <ul>
         {items.map((k) => (
           <li key={k}>
-            <Link to={`/search?q=${encodeURIComponent(k)}`}>{k}</Link>
+            <Link to={href(k)}>{k}</Link>
           </li>
         ))}
       </ul>
@@ -424,5 +451,94 @@ function Owners({
         </form>
       )}
     </section>
+  );
+}
+
+export const DEPENDENTS_PAGE = 20;
+
+/** Crates whose highest version depends on this one, a page at a time ("Show more"). */
+function Dependents({ crate }: { crate: string }) {
+  // One entry per loaded page: the cursor it starts after (null: the first page).
+  const [pages, setPages] = useState<(string | null)[]>([null]);
+  return (
+    <section aria-labelledby="dependents-title">
+      <h2 id="dependents-title">Dependents</h2>
+      {pages.map((after, i) => (
+        <DependentsPage
+          key={after ?? ""}
+          crate={crate}
+          after={after}
+          first={i === 0}
+          last={i === pages.length - 1}
+          onMore={(cursor) => setPages((p) => (p.includes(cursor) ? p : [...p, cursor]))}
+        />
+      ))}
+    </section>
+  );
+}
+
+function DependentsPage({
+  crate,
+  after,
+  first,
+  last,
+  onMore,
+}: {
+  crate: string;
+  after: string | null;
+  first: boolean;
+  last: boolean;
+  onMore: (cursor: string) => void;
+}) {
+  const [{ data, fetching, error }] = useQuery({
+    query: CrateDependentsDocument,
+    variables: { name: crate, first: DEPENDENTS_PAGE, after },
+  });
+  const list = useRef<HTMLUListElement>(null);
+  const loaded = !!data?.crate;
+  // A page loaded by "Show more" takes the focus to its first crate (the button is gone).
+  useEffect(() => {
+    if (!first && loaded) list.current?.querySelector("a")?.focus();
+  }, [first, loaded]);
+  if (fetching && !data) return <Loading what={first ? "dependents" : "more dependents"} />;
+  if (error) {
+    return (
+      <p role="alert" className="error">
+        {describeError(error)}
+      </p>
+    );
+  }
+  const conn = data?.crate?.dependents;
+  if (!conn) return null;
+  if (first && conn.totalCount === 0) return <Empty>No crate of this registry depends on {crate}.</Empty>;
+  const next = conn.pageInfo.hasNextPage ? conn.pageInfo.endCursor : null;
+  return (
+    <>
+      {first && (
+        <p className="muted">
+          {conn.totalCount} {conn.totalCount === 1 ? "crate depends" : "crates depend"} on {crate} (in their
+          highest version).
+        </p>
+      )}
+      <ul className="dependents" ref={list}>
+        {conn.nodes.map((d) => (
+          <li key={`${d.crate.name} ${d.kind} ${d.target ?? ""} ${d.req}`}>
+            <Link to={`/crates/${encodeURIComponent(d.crate.name)}`}>{d.crate.name}</Link>{" "}
+            <span className="version">{d.version}</span> requires <code>{d.req}</code>
+            {d.kind !== "NORMAL" && <span className="badge">{d.kind.toLowerCase()} dependency</span>}
+            {d.optional && <span className="badge">optional</span>}
+            {d.target && <span className="muted"> for {d.target}</span>}
+            {d.crate.description && <p className="muted">{d.crate.description}</p>}
+          </li>
+        ))}
+      </ul>
+      {last && next && (
+        <p>
+          <button type="button" onClick={() => onMore(next)}>
+            Show more dependents
+          </button>
+        </p>
+      )}
+    </>
   );
 }

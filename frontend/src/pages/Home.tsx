@@ -5,6 +5,7 @@ import { RegistryStatsDocument, SearchCratesDocument } from "../gql/graphql";
 import { useRegistry } from "../lib/registry";
 import { CodeBlock, CrateList, Empty, ErrorState, Loading } from "../components";
 import { useSession } from "../session";
+import { CategoryFilter, searchUrl } from "./Search";
 
 export function cargoConfig(indexUrl: string, name = "raktar"): string {
   return `[registries.${name}]
@@ -72,6 +73,7 @@ export default function Home() {
           <code>cargo add NAME --registry {registry.name}</code>.
         </p>
       </section>
+      <CategoryFilter active={null} link={(c) => searchUrl("", "RELEVANCE", { category: c })} />
       <section aria-labelledby="all-crates">
         <h2 id="all-crates">Crates</h2>
         {fetching && !data ? (
