@@ -167,7 +167,8 @@ struct ServeArgs {
     graphiql: Option<bool>,
     /// Directory of the built web UI, served at `/` (default: `frontend/dist` when it exists;
     /// `--ui-dir ''` serves the API only).
-    #[arg(long, env = "RAKTAR_UI_DIR")]
+    // Any OS string, the empty one included (clap's path parser refuses `''`).
+    #[arg(long, env = "RAKTAR_UI_DIR", value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from))]
     ui_dir: Option<PathBuf>,
     /// Grace period of the orphan sweep (see `raktar sweep`).
     #[arg(long, env = "RAKTAR_ORPHAN_GRACE")]

@@ -721,3 +721,12 @@ fn orphan_blobs_are_not_served_and_are_swept() {
     assert_eq!(resp.status, 200, "{resp}");
     assert_eq!(resp.body, published.tarball);
 }
+
+/// `--ui-dir ''` (as documented) serves the API only: the empty value is accepted, `/` is a 404 and
+/// the API answers.
+#[test]
+fn empty_ui_dir_serves_the_api_only() {
+    let server = TestServer::start_with_args(&["--ui-dir", ""]);
+    server.http().get("/", None).assert_status(404);
+    server.http().get("/health", None).assert_status(200);
+}

@@ -245,6 +245,39 @@ fn pull_through_builds_offline_and_refuses_tampered_crates() {
     assert_eq!((empty["crate_files"].as_i64(), empty["index_files"].as_i64()), (Some(0), Some(0)), "{empty}");
 }
 
+/// Concurrent first downloads of one uncached `.crate` fetch it from the upstream once: the fake
+/// upstream counts its own downloads.
+#[test]
+fn concurrent_first_downloads_fetch_once() {
+    let upstream = fake_upstream();
+    let registry = TestServer::start_with_args(&["--upstream-sparse", &sparse_url(&upstream)]);
+    registry.create_user("dev", false);
+    let token = registry.create_token("dev", "build");
+    let url = registry.url.clone();
+    let answers: Vec<(u16, usize, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (url, token) = (url.clone(), token.clone());
+                scope.spawn(move || {
+                    let r = Http::new(&url).get("/upstream/crates/mirror-mid/0.2.0/download", Some(&token));
+                    (r.status, r.body.len(), r.header("x-raktar-upstream").unwrap_or_default())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(answers.iter().all(|(status, len, _)| *status == 200 && *len > 0), "{answers:?}");
+    let misses = answers.iter().filter(|(_, _, s)| s == "miss").count();
+    assert_eq!(misses, 1, "one request fetches, the others wait and hit: {answers:?}");
+    let counted = gql_ok(
+        &upstream.http(),
+        None,
+        "{ crate(name: \"mirror-mid\") { version(version: \"0.2.0\") { downloads } } }",
+        json!({}),
+    );
+    assert_eq!(counted["crate"]["version"]["downloads"], 1, "the upstream served it once: {counted}");
+}
+
 /// Writes a library crate `name` `version` whose `origin()` says `origin`.
 fn private_crate(env: &CargoEnv, name: &str, version: &str, origin: &str) -> std::path::PathBuf {
     let dir = env.fresh_dir(name);

@@ -90,7 +90,10 @@ impl Drop for Server {
 
 fn start(raktar: &Path, data: &Path, extra: &[&str]) -> Result<Server> {
     let mut cmd = Command::new(raktar);
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--ui-dir", ""])
+    fs::create_dir_all(data)?;
+    // Started in its data directory: no `frontend/dist` there, so no web UI (API only).
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(data)
         .arg("--data-dir")
         .arg(data)
         .args(extra)
