@@ -230,8 +230,14 @@ fn pull_through_builds_offline_and_refuses_tampered_crates() {
     assert_eq!(fetched.len(), 3, "{audit}");
 
     // The command line agrees, and a purge empties the cache of a name.
-    let stats = registry.cli_ok(&["upstream", "stats", "--json"]);
-    let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    // (The server adds its answer counts to the stored figures within two seconds.)
+    let stored =
+        || -> serde_json::Value { serde_json::from_str(&registry.cli_ok(&["upstream", "stats", "--json"])).unwrap() };
+    eventually("the stored figures", || {
+        let s = stored();
+        s["misses"] == 6 && s["stale"].as_i64().unwrap_or(0) > 0 && s["rejected"].as_i64().unwrap_or(0) >= 2
+    });
+    let stats = stored();
     assert_eq!(stats["crate_files"], 3, "{stats}");
     let purged = registry.cli_ok(&["upstream", "purge", "mirror-leaf"]);
     assert!(purged.contains("1 crate file(s)"), "{purged}");

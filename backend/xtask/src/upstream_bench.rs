@@ -177,6 +177,7 @@ pub fn run_bench(args: UpstreamBenchArgs) -> Result<()> {
             root.join("target/release/raktar")
         }
     };
+    let raktar = raktar.canonicalize().with_context(|| format!("no raktar binary at {}", raktar.display()))?;
     let scratch = tempfile::Builder::new().prefix("raktar-bench-upstream-").tempdir()?;
     let work = scratch.path();
 

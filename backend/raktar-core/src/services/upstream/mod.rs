@@ -316,7 +316,7 @@ impl Registry {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return Err(not_found()),
             Err(e) => {
-                upstream.counters.note_error();
+                upstream.counters.note_error(self.items.clone());
                 return Err(DomainError::upstream(format!(
                     "`{} {}` is not cached and the upstream registry could not serve it: {e}",
                     line.name, line.vers
@@ -325,7 +325,7 @@ impl Registry {
         };
         let actual = sha256_hex(&bytes);
         if !actual.eq_ignore_ascii_case(&line.cksum) {
-            upstream.counters.note_rejected();
+            upstream.counters.note_rejected(self.items.clone());
             tracing::warn!(krate = %line.name, vers = %line.vers, expected = %line.cksum, actual = %actual, "refused an upstream .crate whose checksum does not match its index line");
             return Err(DomainError::upstream(format!(
                 "the upstream's `{} {}` does not match the checksum of its index line (expected {}, got {actual}); it was not stored",
@@ -456,7 +456,7 @@ impl Registry {
                 Ok(None)
             }
             Err(e) => {
-                upstream.counters.note_error();
+                upstream.counters.note_error(self.items.clone());
                 match cached {
                     Some((record, body)) => {
                         tracing::warn!(error = %e, krate = %lowercase, "upstream unreachable; serving the cached index file stale");

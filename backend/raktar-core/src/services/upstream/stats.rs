@@ -1,11 +1,10 @@
 //! The pull-through cache's figures: sizes kept exact with atomic `ADD`s on the stats item when
-//! files are stored or removed; hits and misses counted in process and added to the same item at
-//! most every [`FLUSH_EVERY`] (no write per cache hit).
+//! files are stored or removed; hits and misses counted in process and added to the same item
+//! [`FLUSH_EVERY`] after the first uncounted answer (no write per cache hit).
 
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::model::{UpstreamCrateRecord, keys};
 use crate::store::{Item, ItemStore, Update};
@@ -38,88 +37,72 @@ impl CacheStatus {
     }
 }
 
-/// How often a process adds its counted hits and misses to the stats item (at most).
+/// How long a process collects answer counts before adding them to the stats item (at most one
+/// write per period, and every count is written within one period).
 pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
 
 /// Counters of this process not yet added to the stats item.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct UpstreamCounters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    revalidated: AtomicU64,
-    stale: AtomicU64,
-    errors: AtomicU64,
-    rejected: AtomicU64,
-    last_flush: Mutex<Instant>,
+    inner: Arc<Cells>,
 }
 
-impl Default for UpstreamCounters {
-    fn default() -> Self {
-        Self {
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            revalidated: AtomicU64::new(0),
-            stale: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            rejected: AtomicU64::new(0),
-            last_flush: Mutex::new(Instant::now()),
-        }
-    }
+#[derive(Debug, Default)]
+struct Cells {
+    counts: [AtomicU64; 6],
+    /// A flush is scheduled (one at a time).
+    scheduled: AtomicBool,
 }
 
 const ATTRS: [&str; 6] = ["hits", "misses", "revalidated", "stale", "errors", "rejected"];
 
 impl UpstreamCounters {
-    fn cells(&self) -> [&AtomicU64; 6] {
-        [&self.hits, &self.misses, &self.revalidated, &self.stale, &self.errors, &self.rejected]
-    }
-
-    /// Counts one answer and flushes when due.
+    /// Counts one answer; schedules a flush.
     pub(crate) fn note(&self, status: CacheStatus, items: Arc<dyn ItemStore>) {
         let cell = match status {
-            CacheStatus::Hit => &self.hits,
-            CacheStatus::Miss => &self.misses,
-            CacheStatus::Revalidated => &self.revalidated,
-            CacheStatus::Stale => &self.stale,
+            CacheStatus::Hit => 0,
+            CacheStatus::Miss => 1,
+            CacheStatus::Revalidated => 2,
+            CacheStatus::Stale => 3,
             CacheStatus::Private => return,
         };
-        cell.fetch_add(1, Ordering::Relaxed);
-        self.flush_if_due(items);
+        self.count(cell, items);
     }
 
     /// Counts a failed upstream request.
-    pub(crate) fn note_error(&self) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn note_error(&self, items: Arc<dyn ItemStore>) {
+        self.count(4, items);
     }
 
     /// Counts a refused upstream `.crate` (checksum mismatch).
-    pub(crate) fn note_rejected(&self) {
-        self.rejected.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn note_rejected(&self, items: Arc<dyn ItemStore>) {
+        self.count(5, items);
     }
 
-    fn flush_if_due(&self, items: Arc<dyn ItemStore>) {
-        {
-            let Ok(mut last) = self.last_flush.lock() else { return };
-            if last.elapsed() < FLUSH_EVERY {
-                return;
-            }
-            *last = Instant::now();
-        }
-        let deltas: Vec<(&'static str, i64)> = ATTRS
-            .iter()
-            .zip(self.cells())
-            .map(|(attr, cell)| (*attr, cell.swap(0, Ordering::Relaxed) as i64))
-            .filter(|(_, d)| *d != 0)
-            .collect();
-        if deltas.is_empty() {
+    fn count(&self, cell: usize, items: Arc<dyn ItemStore>) {
+        self.inner.counts[cell].fetch_add(1, Ordering::Relaxed);
+        if self.inner.scheduled.swap(true, Ordering::AcqRel) {
             return;
         }
-        tokio::spawn(async move { add(items.as_ref(), &deltas).await });
+        let cells = self.inner.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(FLUSH_EVERY).await;
+            cells.scheduled.store(false, Ordering::Release);
+            let deltas: Vec<(&'static str, i64)> = ATTRS
+                .iter()
+                .zip(&cells.counts)
+                .map(|(attr, c)| (*attr, c.swap(0, Ordering::Relaxed) as i64))
+                .filter(|(_, d)| *d != 0)
+                .collect();
+            if !deltas.is_empty() {
+                add(items.as_ref(), &deltas).await;
+            }
+        });
     }
 
     /// Counts not yet flushed (added to the stored ones in views).
     fn pending(&self) -> [u64; 6] {
-        self.cells().map(|c| c.load(Ordering::Relaxed))
+        std::array::from_fn(|i| self.inner.counts[i].load(Ordering::Relaxed))
     }
 }
 
