@@ -262,6 +262,8 @@ pub fn run_bench(args: UpstreamBenchArgs) -> Result<()> {
         }
         eprintln!("bench-upstream: round {}/{} done", i + 1, args.rounds);
     }
+    // The server writes its answer counts within two seconds.
+    std::thread::sleep(Duration::from_millis(2500));
     let stats_out = cli(&raktar, &registry, &["upstream", "stats"])?;
     let rows =
         [("cargo generate-lockfile", stats(d_res), stats(c_res)), ("cargo fetch", stats(d_fetch), stats(c_fetch))];
