@@ -29,7 +29,7 @@ use crate::model::IndexLine;
 
 use super::Registry;
 use super::archive::{self, ArchiveError, EntryKind, Flow};
-use super::publish::{PublishDep, PublishMetadata, Publisher, validate, version_identity};
+use super::publish::{PublishDep, PublishError, PublishMetadata, Publisher, validate, version_identity};
 use crate::domain::names::truncate_for_message;
 
 /// How dependencies of imported crates are recorded (see the module docs).
@@ -193,7 +193,8 @@ impl Registry {
         }
         let v = match validate(meta, limits) {
             Ok(v) => v,
-            Err(DomainError::PayloadTooLarge(msg)) => return Ok(skipped(SkipReason::TooLarge, msg)),
+            Err(PublishError::TooLarge(msg)) => return Ok(skipped(SkipReason::TooLarge, msg)),
+            Err(PublishError::Domain(e)) => return Err(e),
             Err(e) => return Ok(skipped(SkipReason::InvalidMetadata, e.to_string())),
         };
         let cksum = hex::encode(Sha256::digest(&bytes));
@@ -202,27 +203,27 @@ impl Registry {
         }
         let pkg = match self.verify_package(&v, bytes.clone()).await {
             Ok(pkg) => pkg,
-            Err(DomainError::PayloadTooLarge(msg)) => return Ok(skipped(SkipReason::TooLarge, msg)),
-            Err(DomainError::BadRequest(msg)) => return Ok(skipped(SkipReason::InvalidArchive, msg)),
-            Err(e) => return Err(e),
+            Err(PublishError::TooLarge(msg)) => return Ok(skipped(SkipReason::TooLarge, msg)),
+            Err(PublishError::InvalidArchive(msg)) => return Ok(skipped(SkipReason::InvalidArchive, msg)),
+            Err(e) => return Err(e.into()),
         };
         if settings.mirror_of.is_none()
             && let Err(e) = self.check_local_deps(&v).await
         {
             return match e {
-                DomainError::BadRequest(msg) => Ok(skipped(SkipReason::MissingDependency, msg)),
-                e => Err(e),
+                PublishError::MissingDependency(msg) => Ok(skipped(SkipReason::MissingDependency, msg)),
+                e => Err(e.into()),
             };
         }
         match self.commit_version(Publisher::Import { owner, actor }, &v, &pkg, bytes, None).await {
             Ok(outcome) => Ok(ImportResult::Imported { name: outcome.name, vers: outcome.vers, cksum: outcome.cksum }),
             // Lost a race with another writer of this version: report what is there now.
-            Err(DomainError::Conflict(msg)) => Ok(self
+            Err(PublishError::Duplicate(msg) | PublishError::Contention(msg)) => Ok(self
                 .existing_version(&v.name, v.version.as_str(), &cksum)
                 .await?
                 .unwrap_or_else(|| skipped(SkipReason::Conflict, msg))),
-            Err(DomainError::BadRequest(msg)) => Ok(skipped(SkipReason::Conflict, msg)),
-            Err(e) => Err(e),
+            Err(PublishError::NameSpelling(msg)) => Ok(skipped(SkipReason::Conflict, msg)),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -3,8 +3,8 @@
 use sha2::{Digest, Sha256};
 
 use super::archive::{self, ArchiveError, EntryKind, Flow};
+use super::publish::PublishError;
 use crate::domain::names::truncate_for_message;
-use crate::domain::{DomainError, DomainResult};
 
 /// What we learned from a verified `.crate` file.
 #[derive(Debug, Clone)]
@@ -24,15 +24,15 @@ pub struct VerifiedPackage {
 /// Largest packaged `Cargo.toml` we parse.
 const MAX_MANIFEST: u64 = 1024 * 1024;
 
-fn bad(msg: impl std::fmt::Display) -> DomainError {
-    DomainError::bad_request(format!("invalid .crate file: {msg}"))
+fn bad(msg: impl std::fmt::Display) -> PublishError {
+    PublishError::InvalidArchive(format!("invalid .crate file: {msg}"))
 }
 
 /// Checks a `.crate`: valid gzip and tar (walked by the bounded [`archive::walk`]), every entry a
 /// regular file or directory under `{name}-{vers}/` with no `..`/absolute components, total
 /// unpacked size (every entry and extension record) within `max_unpacked`, and a
 /// `{name}-{vers}/Cargo.toml` whose package name and version match.
-pub fn verify(bytes: &[u8], name: &str, vers: &str, max_unpacked: u64) -> DomainResult<VerifiedPackage> {
+pub fn verify(bytes: &[u8], name: &str, vers: &str, max_unpacked: u64) -> Result<VerifiedPackage, PublishError> {
     let cksum = hex::encode(Sha256::digest(bytes));
     let prefix = format!("{name}-{vers}");
     let manifest_path = format!("{prefix}/Cargo.toml");
@@ -73,7 +73,7 @@ pub fn verify(bytes: &[u8], name: &str, vers: &str, max_unpacked: u64) -> Domain
     match walked {
         Ok(_) => {}
         Err(ArchiveError::Invalid(msg)) => return Err(bad(msg)),
-        Err(ArchiveError::TooLarge(msg)) => return Err(DomainError::PayloadTooLarge(msg)),
+        Err(ArchiveError::TooLarge(msg)) => return Err(PublishError::TooLarge(msg)),
     }
     let manifest = match manifest {
         Some(m) => String::from_utf8(m).map_err(|_| bad("Cargo.toml is not UTF-8"))?,
@@ -172,7 +172,7 @@ mod tests {
         tar.extend(vec![0u8; 1 << 20]); // the first megabyte of the claimed NULs
         let err = verify(&gzip(&tar), "demo", "1.0.0", 512 << 20).unwrap_err();
         let msg = err.to_string();
-        assert!(matches!(err, DomainError::BadRequest(_)), "{err:?}");
+        assert!(matches!(err, PublishError::InvalidArchive(_)), "{err:?}");
         assert!(msg.contains("4096") && msg.len() < 300, "{msg}");
     }
 
@@ -190,6 +190,6 @@ mod tests {
         let mut tar = raw_header(b"demo-1.0.0/src", tar::EntryType::Directory, 4096);
         tar.extend(vec![0u8; 4096 + 1024]);
         let err = verify(&gzip(&tar), "demo", "1.0.0", 1000).unwrap_err();
-        assert!(matches!(err, DomainError::PayloadTooLarge(_)), "{err:?}");
+        assert!(matches!(err, PublishError::TooLarge(_)), "{err:?}");
     }
 }

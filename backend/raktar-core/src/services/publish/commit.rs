@@ -14,6 +14,7 @@ use crate::store::{Condition, Item, PutOutcome, TxOp, Update};
 
 use super::super::index::{CrateState, build_file, compute_max_version, etag_of, ready_file_op};
 use super::super::{Registry, audit, clock, package};
+use super::error::PublishError;
 use super::validate::ValidatedPublish;
 use super::wire::{PublishOutcome, PublishWarnings};
 use super::{Publisher, duplicate_error, find_version};
@@ -44,7 +45,7 @@ impl Registry {
         pkg: &package::VerifiedPackage,
         krate_bytes: Bytes,
         known_state: Option<Option<CrateState>>,
-    ) -> DomainResult<PublishOutcome> {
+    ) -> Result<PublishOutcome, PublishError> {
         let norm = v.name.normalized();
         let blob_key = crate_blob_key(&norm, v.version.as_str(), &pkg.cksum);
         // Publishes of one crate in this process take turns; other processes are handled by the
@@ -68,7 +69,7 @@ impl Registry {
         krate_bytes: Bytes,
         mut known_state: Option<Option<CrateState>>,
         written: &mut WrittenBlobs,
-    ) -> DomainResult<PublishOutcome> {
+    ) -> Result<PublishOutcome, PublishError> {
         let limits = &self.config.limits;
         let norm = v.name.normalized();
         let blob_key = &crate_blob_key(&norm, v.version.as_str(), &pkg.cksum);
@@ -126,7 +127,7 @@ impl Registry {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(DomainError::conflict(format!(
+        Err(PublishError::Contention(format!(
             "crate `{}` is being changed concurrently; please retry the publish",
             v.name
         )))
@@ -173,7 +174,7 @@ impl Registry {
         blob_key: &str,
         readme_key: Option<&str>,
         state: Option<&CrateState>,
-    ) -> DomainResult<(Vec<TxOp>, CrateRecord, VersionRecord)> {
+    ) -> Result<(Vec<TxOp>, CrateRecord, VersionRecord), PublishError> {
         let norm = v.name.normalized();
         let now = clock::now_string();
         let (features, features2) = IndexLine::split_features(v.features.clone());
@@ -344,10 +345,10 @@ struct WrittenBlobs {
 /// Refuses an item larger than the store accepts, before anything is written: metadata that
 /// passes every other limit (many dependencies with many features, say) can still make the
 /// version item too large.
-fn check_stored_size(item: &Item, what: &str) -> DomainResult<()> {
+fn check_stored_size(item: &Item, what: &str) -> Result<(), PublishError> {
     let size = item_size(item);
     if size > MAX_ITEM_BYTES {
-        return Err(DomainError::PayloadTooLarge(format!(
+        return Err(PublishError::TooLarge(format!(
             "the {what} metadata of this publish takes {size} bytes once stored, more than the limit of \
              {MAX_ITEM_BYTES} bytes: shorten the dependency list, features, keywords or description"
         )));

@@ -4,6 +4,7 @@
 //! ([`commit`]).
 
 mod commit;
+mod error;
 mod validate;
 mod wire;
 
@@ -22,6 +23,7 @@ use super::{Registry, package};
 
 pub use commit::{crate_blob_key, readme_blob_key};
 pub(crate) use commit::{summary_update, version_identity};
+pub use error::PublishError;
 pub use validate::{ValidatedPublish, validate};
 pub use wire::{Limits, PublishDep, PublishMetadata, PublishOutcome, PublishWarnings, parse_framing};
 
@@ -70,10 +72,15 @@ impl Registry {
     /// validated, then the token is authorized against the crate's current state (scopes, crate
     /// patterns, ownership), and only then is the `.crate` decompressed, walked and hashed.
     pub async fn publish(&self, principal: &Principal, body: Bytes) -> DomainResult<PublishOutcome> {
+        Ok(self.publish_typed(principal, body).await?)
+    }
+
+    /// [`Self::publish`] with the typed error.
+    pub async fn publish_typed(&self, principal: &Principal, body: Bytes) -> Result<PublishOutcome, PublishError> {
         let limits = &self.config.limits;
         let (json, krate) = parse_framing(&body, limits)?;
         let meta: PublishMetadata = serde_json::from_slice(json).map_err(|e| {
-            DomainError::bad_request(format!("invalid publish metadata JSON: {}", truncate_for_message(&e.to_string())))
+            PublishError::metadata(format!("invalid publish metadata JSON: {}", truncate_for_message(&e.to_string())))
         })?;
         let v = validate(meta, limits)?;
         // Authorize before the expensive tarball walk. The commit re-checks (the state can change).
@@ -99,7 +106,7 @@ impl Registry {
         &self,
         v: &ValidatedPublish,
         krate: Bytes,
-    ) -> DomainResult<package::VerifiedPackage> {
+    ) -> Result<package::VerifiedPackage, PublishError> {
         let (name, vers, max) =
             (v.name.as_str().to_owned(), v.version.as_str().to_owned(), self.config.limits.max_unpacked_bytes);
         tokio::task::spawn_blocking(move || package::verify(&krate, &name, &vers, max))
@@ -112,7 +119,7 @@ impl Registry {
         publisher: Publisher<'_>,
         v: &ValidatedPublish,
         state: Option<&CrateState>,
-    ) -> DomainResult<()> {
+    ) -> Result<(), PublishError> {
         // An import is an administrator's bulk action: no per-crate authorization.
         let principal = match publisher {
             Publisher::Cargo(principal) => Some(principal),
@@ -120,20 +127,21 @@ impl Registry {
         };
         match state {
             None => match principal {
-                Some(principal) => AuthCheck::scope(Scope::PublishNew).for_crate(&v.name).check(principal),
+                Some(principal) => Ok(AuthCheck::scope(Scope::PublishNew).for_crate(&v.name).check(principal)?),
                 None => Ok(()),
             },
             Some(state) => {
                 if state.summary.name != v.name.as_str() {
-                    return Err(DomainError::bad_request(format!(
+                    return Err(PublishError::NameSpelling(format!(
                         "crate was previously named `{}`; publish it under that exact name",
                         state.summary.name
                     )));
                 }
                 match principal {
-                    Some(principal) => {
-                        AuthCheck::scope(Scope::PublishUpdate).for_crate(&v.name).owners(&state.owners).check(principal)
-                    }
+                    Some(principal) => Ok(AuthCheck::scope(Scope::PublishUpdate)
+                        .for_crate(&v.name)
+                        .owners(&state.owners)
+                        .check(principal)?),
                     None => Ok(()),
                 }
             }
@@ -141,7 +149,7 @@ impl Registry {
     }
 
     /// Dependencies from this registry must exist here (cargo could not resolve them otherwise).
-    pub(crate) async fn check_local_deps(&self, v: &ValidatedPublish) -> DomainResult<()> {
+    pub(crate) async fn check_local_deps(&self, v: &ValidatedPublish) -> Result<(), PublishError> {
         let self_norm = v.name.normalized();
         let mut seen = HashSet::new();
         for dep in &v.local_deps {
@@ -155,7 +163,7 @@ impl Registry {
                     .map(|d| d.package.as_deref().unwrap_or(&d.name))
                     .find(|n| NormalizedName::from_stored(n) == *dep)
                     .unwrap_or(dep.as_str());
-                return Err(DomainError::bad_request(format!(
+                return Err(PublishError::MissingDependency(format!(
                     "dependency `{shown}` does not exist in this registry; publish it first (or set `registry` for crates from another registry)"
                 )));
             }
@@ -169,11 +177,11 @@ fn find_version<'s>(state: &'s CrateState, v: &ValidatedPublish) -> Option<&'s V
     state.versions.iter().find(|r| version_identity(&r.vers) == v.version.identity())
 }
 
-fn duplicate_error(v: &ValidatedPublish, existing: &VersionRecord) -> DomainError {
+fn duplicate_error(v: &ValidatedPublish, existing: &VersionRecord) -> PublishError {
     if existing.vers == v.version.as_str() {
-        DomainError::conflict(format!("crate version `{}@{}` already exists", v.name, v.version))
+        PublishError::Duplicate(format!("crate version `{}@{}` already exists", v.name, v.version))
     } else {
-        DomainError::conflict(format!(
+        PublishError::Duplicate(format!(
             "crate version `{}@{}` conflicts with the existing version `{}`: versions that differ only in build metadata are the same version",
             v.name, v.version, existing.vers
         ))

@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::names::truncate_for_message;
-use crate::domain::{CrateName, CrateVersion, DomainError, DomainResult, NormalizedName};
+use crate::domain::{CrateName, CrateVersion, NormalizedName};
 use crate::model::IndexDep;
 
+use super::error::PublishError;
 use super::wire::{Limits, PublishMetadata};
 
 /// Metadata after validation: every field parsed into domain types.
@@ -21,11 +22,11 @@ pub struct ValidatedPublish {
     pub local_deps: BTreeSet<NormalizedName>,
 }
 
-fn check_len(field: &str, value: &Option<String>, max: usize) -> DomainResult<()> {
+fn check_len(field: &str, value: &Option<String>, max: usize) -> Result<(), PublishError> {
     if let Some(v) = value
         && v.chars().count() > max
     {
-        return Err(DomainError::bad_request(format!("`{field}` is too long: at most {max} characters are allowed")));
+        return Err(PublishError::metadata(format!("`{field}` is too long: at most {max} characters are allowed")));
     }
     Ok(())
 }
@@ -53,12 +54,12 @@ fn valid_rust_version(v: &str) -> bool {
 }
 
 /// Validates metadata against the registry's rules (names, versions, limits, dependencies, features).
-pub fn validate(meta: PublishMetadata, limits: &Limits) -> DomainResult<ValidatedPublish> {
-    let name = CrateName::parse(&meta.name)?;
+pub fn validate(meta: PublishMetadata, limits: &Limits) -> Result<ValidatedPublish, PublishError> {
+    let name = CrateName::parse(&meta.name).map_err(PublishError::metadata_from)?;
     if name.is_reserved() {
-        return Err(DomainError::bad_request(format!("the crate name `{name}` is reserved")));
+        return Err(PublishError::metadata(format!("the crate name `{name}` is reserved")));
     }
-    let version = CrateVersion::parse(&meta.vers)?;
+    let version = CrateVersion::parse(&meta.vers).map_err(PublishError::metadata_from)?;
     check_len("description", &meta.description, limits.max_description_chars)?;
     for (field, value) in [
         ("homepage", &meta.homepage),
@@ -71,48 +72,48 @@ pub fn validate(meta: PublishMetadata, limits: &Limits) -> DomainResult<Validate
         check_len(field, value, 1024)?;
     }
     if meta.keywords.len() > limits.max_keywords {
-        return Err(DomainError::bad_request(format!(
+        return Err(PublishError::metadata(format!(
             "too many keywords ({}): at most {} are allowed",
             meta.keywords.len(),
             limits.max_keywords
         )));
     }
     if let Some(k) = meta.keywords.iter().find(|k| !valid_keyword(k)) {
-        return Err(DomainError::bad_request(format!(
+        return Err(PublishError::metadata(format!(
             "invalid keyword `{}`: at most 20 ASCII letters, digits, `_`, `-` or `+`, starting with a letter or digit",
             truncate_for_message(k)
         )));
     }
     if meta.categories.len() > limits.max_categories {
-        return Err(DomainError::bad_request(format!(
+        return Err(PublishError::metadata(format!(
             "too many categories ({}): at most {} are allowed",
             meta.categories.len(),
             limits.max_categories
         )));
     }
     if meta.categories.iter().any(|c| c.is_empty() || c.len() > 100) {
-        return Err(DomainError::bad_request("invalid category: categories must be 1 to 100 characters"));
+        return Err(PublishError::metadata("invalid category: categories must be 1 to 100 characters"));
     }
     if meta.authors.len() > 100 || meta.authors.iter().any(|a| a.len() > 256) {
-        return Err(DomainError::bad_request("too many or too long `authors` entries"));
+        return Err(PublishError::metadata("too many or too long `authors` entries"));
     }
     if let Some(links) = &meta.links
         && (links.is_empty()
             || links.len() > 64
             || !links.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
     {
-        return Err(DomainError::bad_request("invalid `links` value"));
+        return Err(PublishError::metadata("invalid `links` value"));
     }
     if let Some(rv) = &meta.rust_version
         && !valid_rust_version(rv)
     {
-        return Err(DomainError::bad_request(format!(
+        return Err(PublishError::metadata(format!(
             "invalid `rust-version` `{}`: use a bare version like `1.70` or `1.70.0`",
             truncate_for_message(rv)
         )));
     }
     if meta.deps.len() > limits.max_dependencies {
-        return Err(DomainError::bad_request(format!(
+        return Err(PublishError::metadata(format!(
             "too many dependencies ({}): at most {} are allowed",
             meta.deps.len(),
             limits.max_dependencies
@@ -125,10 +126,10 @@ pub fn validate(meta: PublishMetadata, limits: &Limits) -> DomainResult<Validate
     let mut dep_names: BTreeMap<String, bool> = BTreeMap::new();
     for dep in &meta.deps {
         let real =
-            CrateName::parse(&dep.name).map_err(|e| DomainError::bad_request(format!("invalid dependency: {e}")))?;
+            CrateName::parse(&dep.name).map_err(|e| PublishError::metadata(format!("invalid dependency: {e}")))?;
         let req = dep.version_req.trim();
         semver::VersionReq::parse(req).map_err(|e| {
-            DomainError::bad_request(format!(
+            PublishError::metadata(format!(
                 "invalid version requirement `{}` for dependency `{real}`: {e}",
                 truncate_for_message(req)
             ))
@@ -138,7 +139,7 @@ pub fn validate(meta: PublishMetadata, limits: &Limits) -> DomainResult<Validate
             Some("dev") => "dev",
             Some("build") => "build",
             Some(other) => {
-                return Err(DomainError::bad_request(format!(
+                return Err(PublishError::metadata(format!(
                     "invalid kind `{}` for dependency `{real}`: expected normal, dev or build",
                     truncate_for_message(other)
                 )));
@@ -147,20 +148,20 @@ pub fn validate(meta: PublishMetadata, limits: &Limits) -> DomainResult<Validate
         if let Some(t) = &dep.target
             && (t.is_empty() || t.len() > 512)
         {
-            return Err(DomainError::bad_request(format!("invalid target for dependency `{real}`")));
+            return Err(PublishError::metadata(format!("invalid target for dependency `{real}`")));
         }
         if let Some(r) = &dep.registry
             && (r.is_empty() || r.len() > 512 || r.chars().any(char::is_whitespace))
         {
-            return Err(DomainError::bad_request(format!("invalid registry URL for dependency `{real}`")));
+            return Err(PublishError::metadata(format!("invalid registry URL for dependency `{real}`")));
         }
         if dep.features.len() > limits.max_features || dep.features.iter().any(|f| f.is_empty() || f.len() > 200) {
-            return Err(DomainError::bad_request(format!("invalid features for dependency `{real}`")));
+            return Err(PublishError::metadata(format!("invalid features for dependency `{real}`")));
         }
         let (index_name, package) = match &dep.explicit_name_in_toml {
             Some(alias) => {
                 let alias = CrateName::parse(alias)
-                    .map_err(|e| DomainError::bad_request(format!("invalid renamed dependency: {e}")))?;
+                    .map_err(|e| PublishError::metadata(format!("invalid renamed dependency: {e}")))?;
                 (alias.as_str().to_owned(), Some(real.as_str().to_owned()))
             }
             None => (real.as_str().to_owned(), None),
@@ -184,7 +185,7 @@ pub fn validate(meta: PublishMetadata, limits: &Limits) -> DomainResult<Validate
     }
 
     if meta.features.len() > limits.max_features {
-        return Err(DomainError::bad_request(format!(
+        return Err(PublishError::metadata(format!(
             "too many features ({}): at most {} are allowed",
             meta.features.len(),
             limits.max_features
@@ -192,10 +193,10 @@ pub fn validate(meta: PublishMetadata, limits: &Limits) -> DomainResult<Validate
     }
     for (feature, values) in &meta.features {
         if !valid_feature_name(feature) {
-            return Err(DomainError::bad_request(format!("invalid feature name `{}`", truncate_for_message(feature))));
+            return Err(PublishError::metadata(format!("invalid feature name `{}`", truncate_for_message(feature))));
         }
         if values.len() > 1000 {
-            return Err(DomainError::bad_request(format!("feature `{feature}` has too many values")));
+            return Err(PublishError::metadata(format!("feature `{feature}` has too many values")));
         }
         for value in values {
             check_feature_value(feature, value, &meta.features, &dep_names)?;
@@ -211,9 +212,9 @@ fn check_feature_value(
     value: &str,
     features: &BTreeMap<String, Vec<String>>,
     deps: &BTreeMap<String, bool>,
-) -> DomainResult<()> {
+) -> Result<(), PublishError> {
     let err = |why: &str| {
-        Err(DomainError::bad_request(format!(
+        Err(PublishError::metadata(format!(
             "feature `{feature}` has an invalid value `{}`: {why}",
             truncate_for_message(value)
         )))

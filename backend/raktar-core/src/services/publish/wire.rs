@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{DomainError, DomainResult};
+use super::error::PublishError;
 
 /// Publish limits (defaults follow the public registry).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,29 +128,29 @@ pub struct PublishWarnings {
 }
 
 /// Splits the publish body: `u32 LE json length, json, u32 LE crate length, crate`.
-pub fn parse_framing<'a>(body: &'a [u8], limits: &Limits) -> DomainResult<(&'a [u8], &'a [u8])> {
-    fn read_u32(body: &[u8], at: usize, what: &str) -> DomainResult<u32> {
+pub fn parse_framing<'a>(body: &'a [u8], limits: &Limits) -> Result<(&'a [u8], &'a [u8]), PublishError> {
+    fn read_u32(body: &[u8], at: usize, what: &str) -> Result<u32, PublishError> {
         let bytes: [u8; 4] = body.get(at..at + 4).and_then(|s| s.try_into().ok()).ok_or_else(|| {
-            DomainError::bad_request(format!("invalid publish request: truncated before the {what} length"))
+            PublishError::Framing(format!("invalid publish request: truncated before the {what} length"))
         })?;
         Ok(u32::from_le_bytes(bytes))
     }
     let json_len = u64::from(read_u32(body, 0, "metadata")?);
     if json_len > limits.max_json_bytes {
-        return Err(DomainError::PayloadTooLarge(format!(
+        return Err(PublishError::TooLarge(format!(
             "the publish metadata is {json_len} bytes; the limit is {} bytes",
             limits.max_json_bytes
         )));
     }
     let json_end = 4 + json_len as usize;
     let json = body.get(4..json_end).ok_or_else(|| {
-        DomainError::bad_request(format!(
+        PublishError::Framing(format!(
             "invalid publish request: the metadata length says {json_len} bytes but the body is shorter"
         ))
     })?;
     let crate_len = u64::from(read_u32(body, json_end, ".crate")?);
     if crate_len > limits.max_crate_bytes {
-        return Err(DomainError::PayloadTooLarge(format!(
+        return Err(PublishError::TooLarge(format!(
             "the .crate file is {crate_len} bytes; this registry accepts at most {} bytes",
             limits.max_crate_bytes
         )));
@@ -158,12 +158,12 @@ pub fn parse_framing<'a>(body: &'a [u8], limits: &Limits) -> DomainResult<(&'a [
     let crate_start = json_end + 4;
     let crate_end = crate_start + crate_len as usize;
     let krate = body.get(crate_start..crate_end).ok_or_else(|| {
-        DomainError::bad_request(format!(
+        PublishError::Framing(format!(
             "invalid publish request: the .crate length says {crate_len} bytes but the body is shorter"
         ))
     })?;
     if body.len() != crate_end {
-        return Err(DomainError::bad_request(format!(
+        return Err(PublishError::Framing(format!(
             "invalid publish request: {} unexpected bytes after the .crate file",
             body.len() - crate_end
         )));
