@@ -14,10 +14,11 @@ use crate::model::{AuditRecord, Role, UserRecord, keys};
 use crate::store::{Query, SortKey, TxOp, Update};
 
 use super::auth::{AuthCheck, Principal, require};
+use super::retry::Attempts;
 use super::tokens::user_revision_condition;
 use super::{Registry, audit};
 
-const MAX_ATTEMPTS: usize = 8;
+const MAX_ATTEMPTS: u32 = 8;
 /// Widest day range one audit query may cover.
 pub const MAX_AUDIT_DAYS: i64 = 366;
 /// Most audit events one page returns.
@@ -169,7 +170,8 @@ impl Registry {
         action: &str,
         change: impl Fn(&mut UserRecord) -> Option<BTreeMap<String, String>>,
     ) -> DomainResult<UserRecord> {
-        for _ in 0..MAX_ATTEMPTS {
+        let mut attempts = Attempts::new(MAX_ATTEMPTS);
+        while attempts.next().await.is_some() {
             let Some(mut user) = self.get_user(login).await? else {
                 return Err(DomainError::not_found(format!("no user with login `{login}`")));
             };

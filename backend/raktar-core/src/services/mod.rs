@@ -19,6 +19,7 @@ pub mod package;
 pub mod passwords;
 pub mod publish;
 pub mod ratelimit;
+mod retry;
 pub mod search;
 pub mod self_service;
 pub mod sessions;

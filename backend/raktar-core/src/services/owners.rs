@@ -9,6 +9,7 @@ use crate::model::{OwnerRecord, UserRecord, keys};
 use crate::store::{Condition, Index, Item, TxOp, Update};
 
 use super::auth::{AuthCheck, Principal};
+use super::retry::Attempts;
 use super::{Registry, audit, clock};
 
 const MAX_ATTEMPTS: u32 = 16;
@@ -66,10 +67,8 @@ impl Registry {
         wanted.dedup();
         let norm = name.normalized();
         let _turn = self.lock_crate(&norm).await;
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                super::backoff(attempt).await;
-            }
+        let mut attempts = Attempts::new(MAX_ATTEMPTS);
+        while attempts.next().await.is_some() {
             let Some(state) = self.load_crate_state(&norm).await? else {
                 return Err(DomainError::not_found(format!("crate `{name}` does not exist")));
             };

@@ -16,6 +16,7 @@ use crate::domain::{DomainError, DomainResult, Login};
 use crate::model::{PasswordHash, UserRecord, keys};
 use crate::store::{Condition, TxOp, Update};
 
+use super::retry::Attempts;
 use super::sessions::MAX_LOGIN_SLOWDOWN_SECS;
 use super::{Registry, audit};
 
@@ -24,7 +25,7 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Longest password accepted (bytes); bounds the hashing work an attacker can ask for.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// Optimistic-locking retries of a password change.
-const MAX_ATTEMPTS: usize = 8;
+const MAX_ATTEMPTS: u32 = 8;
 /// The one message for every failed sign-in (unknown login, no password, wrong password): it must
 /// not tell which logins exist.
 const INVALID_CREDENTIALS: &str = "invalid login or password";
@@ -107,7 +108,8 @@ impl Registry {
             .await
             .map_err(|e| DomainError::internal(format!("password hashing task failed: {e}")))??;
         let mut done = false;
-        for _ in 0..MAX_ATTEMPTS {
+        let mut attempts = Attempts::new(MAX_ATTEMPTS);
+        while attempts.next().await.is_some() {
             let Some(user) = self.get_user(login).await? else {
                 return Err(DomainError::not_found(format!("no user with login `{login}`")));
             };

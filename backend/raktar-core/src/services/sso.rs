@@ -36,6 +36,7 @@ use crate::model::{IdentityRecord, Role, SsoLoginRecord, UserRecord, keys};
 use crate::store::{Condition, Index, Item, Query, TxOp, Update, query_all};
 
 use super::auth::{Principal, hash_token};
+use super::retry::Attempts;
 use super::sessions::random_secret;
 use super::users::{InsertError, NewUser};
 use super::{Registry, audit, clock};
@@ -43,7 +44,7 @@ use super::{Registry, audit, clock};
 /// How long a started sign-in may take (seconds).
 pub const SSO_LOGIN_LIFETIME: i64 = 10 * 60;
 /// Optimistic-locking retries of a user upsert.
-const MAX_ATTEMPTS: usize = 8;
+const MAX_ATTEMPTS: u32 = 8;
 
 /// A user as the identity provider describes them, from a verified ID token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,7 +168,8 @@ impl Registry {
     pub async fn upsert_sso_user(&self, identity: &ExternalIdentity) -> DomainResult<UserRecord> {
         check_identity_parts(&identity.issuer, &identity.subject)?;
         let hash = keys::identity_hash(&identity.issuer, &identity.subject);
-        for _ in 0..MAX_ATTEMPTS {
+        let mut attempts = Attempts::new(MAX_ATTEMPTS);
+        while attempts.next().await.is_some() {
             if let Some(binding) = self.get_identity(&hash).await? {
                 let login = Login::parse(&binding.login)
                     .map_err(|_| DomainError::internal("stored identity binding has an invalid login"))?;
@@ -301,7 +303,8 @@ impl Registry {
     async fn refresh_sso_user(&self, login: &Login, identity: &ExternalIdentity) -> DomainResult<UserRecord> {
         let name = clean_text(identity.name.clone(), 128);
         let email = if identity.email_verified { clean_text(identity.email.clone(), 254) } else { None };
-        for _ in 0..MAX_ATTEMPTS {
+        let mut attempts = Attempts::new(MAX_ATTEMPTS);
+        while attempts.next().await.is_some() {
             let Some(user) = self.get_user(login).await? else {
                 return Err(DomainError::unauthenticated(
                     "the account linked to this identity no longer exists; ask an administrator",

@@ -9,6 +9,7 @@ use crate::store::{Condition, TxOp, Update};
 use super::auth::{AuthCheck, Principal};
 use super::index::{build_file, compute_max_version, etag_of, ready_file_op};
 use super::publish::{summary_update, version_identity};
+use super::retry::Attempts;
 use super::views::{YANKED_AT_ATTR, YANKED_BY_ATTR};
 use super::{Registry, audit, clock};
 
@@ -25,10 +26,8 @@ impl Registry {
     ) -> DomainResult<()> {
         let norm = name.normalized();
         let _turn = self.lock_crate(&norm).await;
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                super::backoff(attempt).await;
-            }
+        let mut attempts = Attempts::new(MAX_ATTEMPTS);
+        while attempts.next().await.is_some() {
             let Some(mut state) = self.load_crate_state(&norm).await? else {
                 return Err(DomainError::not_found(format!("crate `{name}` does not exist")));
             };

@@ -13,6 +13,7 @@ use crate::store::item::{MAX_ITEM_BYTES, item_size};
 use crate::store::{Condition, Item, PutOutcome, TxOp, Update};
 
 use super::super::index::{CrateState, build_file, compute_max_version, etag_of, ready_file_op};
+use super::super::retry::Attempts;
 use super::super::{Registry, audit, clock, package};
 use super::error::PublishError;
 use super::validate::ValidatedPublish;
@@ -81,10 +82,8 @@ impl Registry {
             .as_deref()
             .filter(|r| r.len() > limits.inline_readme_bytes)
             .map(|r| (readme_blob_key(&norm, &v.version, r), r));
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                super::super::backoff(attempt).await;
-            }
+        let mut attempts = Attempts::new(MAX_ATTEMPTS);
+        while let Some(attempt) = attempts.next().await {
             let state = match known_state.take() {
                 Some(state) => state,
                 None => self.load_crate_state(&norm).await?,
