@@ -124,11 +124,12 @@ mod tests {
 // ------------------------------------------------------------------------------------------------
 // Item store
 
+use crate::store::eval::{self, holds};
 use crate::store::item::{
     Condition, Index, Item, ItemStore, Key, MAX_ITEM_BYTES, Page, Query, SortKey, StoreError, TTL, TxOp, Update,
     check_item, check_key, check_scan_args, check_transaction, check_update, item_size,
 };
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 
 /// An item store held in memory, with the embedded driver's semantics (DynamoDB's): conditional
 /// writes, transactions with per-item conditions, counters, partition and index queries with
@@ -179,78 +180,9 @@ fn decode_cursor(cursor: &str, kind: &str) -> Result<Position, StoreError> {
     Ok(position)
 }
 
-fn holds(condition: &Condition, current: Option<&Item>) -> bool {
-    match condition {
-        Condition::Exists => current.is_some(),
-        Condition::NotExists => current.is_none(),
-        Condition::AttrEquals(attr, value) => current.and_then(|i| i.get(attr)).is_some_and(|v| json_eq(v, value)),
-        Condition::AttrNotExists(attr) => current.is_some_and(|i| i.get(attr).is_none()),
-        Condition::All(parts) => parts.iter().all(|c| holds(c, current)),
-    }
-}
-
-/// JSON equality where numbers compare by value (1 == 1.0), like DynamoDB numbers.
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (as_i128(x), as_i128(y)) {
-            (Some(a), Some(b)) => a == b,
-            _ => matches!((x.as_f64(), y.as_f64()), (Some(a), Some(b)) if a == b),
-        },
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_eq(x, y)),
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
-fn as_i128(n: &Number) -> Option<i128> {
-    n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from))
-}
-
-fn add_number(attr: &str, n: &Number, delta: i64) -> Result<Value, StoreError> {
-    let overflow = || invalid(format!("adding {delta} to attribute {attr} overflows"));
-    if let Some(current) = as_i128(n) {
-        let sum = current + i128::from(delta);
-        return match (i64::try_from(sum), u64::try_from(sum)) {
-            (Ok(v), _) => Ok(Value::from(v)),
-            (_, Ok(v)) => Ok(Value::from(v)),
-            _ => Err(overflow()),
-        };
-    }
-    #[allow(clippy::cast_precision_loss)] // a float counter is already imprecise
-    let sum = n.as_f64().unwrap_or(0.0) + delta as f64;
-    Number::from_f64(sum).map(Value::Number).ok_or_else(overflow)
-}
-
+/// The shared evaluator's update ([`crate::store::eval::apply_update`]), bounded in size.
 fn apply_update(key: &Key, current: Option<&Item>, update: &Update) -> Result<Item, StoreError> {
-    let mut map = match current {
-        Some(Item(map)) => map.clone(),
-        None => {
-            let mut map = Map::new();
-            map.insert(crate::store::item::PK.into(), Value::String(key.pk.clone()));
-            map.insert(crate::store::item::SK.into(), Value::String(key.sk.clone()));
-            map
-        }
-    };
-    for (attr, value) in &update.set {
-        map.insert(attr.clone(), value.clone());
-    }
-    for (attr, value) in &update.set_if_absent {
-        map.entry(attr.clone()).or_insert_with(|| value.clone());
-    }
-    for attr in &update.remove {
-        map.remove(attr);
-    }
-    for (attr, delta) in &update.add {
-        let sum = match map.get(attr) {
-            None => Value::from(*delta),
-            Some(Value::Number(n)) => add_number(attr, n, *delta)?,
-            Some(_) => return Err(invalid(format!("cannot add to attribute {attr}: not a number"))),
-        };
-        map.insert(attr.clone(), sum);
-    }
-    let item = Item(map);
+    let item = eval::apply_update(key, current.cloned(), update)?;
     check_size(&item)?;
     Ok(item)
 }
