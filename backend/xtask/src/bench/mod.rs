@@ -576,108 +576,14 @@ async fn run_steps(args: &BenchArgs, plan: &Plan, setup: &Setup, report: &mut Re
     let work = &setup.work;
 
     // 1. An admin and a token, then the server.
-    step("creating the admin user and a token, starting raktar");
-    let data = work.join("data");
-    fs::create_dir_all(&data).with_context(|| format!("creating {data:?}"))?;
-    let mut cmd = Command::new(&setup.raktar);
-    cmd.args(["user", "create", "bench-admin", "--admin", "--data-dir"]).arg(&data);
-    procs::run_captured(cmd, "raktar user create")?;
-    let mut cmd = Command::new(&setup.raktar);
-    cmd.args(["token", "create", "--user", "bench-admin", "--name", "bench", "--data-dir"]).arg(&data);
-    let token = procs::run_captured(cmd, "raktar token create")?.trim().to_owned();
-    ensure!(
-        !token.is_empty() && !token.contains(char::is_whitespace),
-        "raktar token create printed {token:?}, expected only the token"
-    );
-    let (server, base) = start_raktar(setup, data.as_path()).await?;
-    let server_pid = server.pid();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle = procs::status_bytes(server_pid, "VmRSS").unwrap_or(0);
-    report.check("Memory", "raktar RSS idle after start (before seeding)", mib(idle), "< 40 MiB", idle < 40 * MIB);
-
-    let client = Client::new(&base, Some(&token))?;
-    let anonymous = Client::new(&base, None)?;
-    let (status, _) = anonymous.get_raw("/index/config.json").await?;
-    if status != reqwest::StatusCode::UNAUTHORIZED {
-        report.note(format!(
-            "Unexpected: config.json without a token answered {status} (private mode should answer 401)."
-        ));
-    }
-    let config: Value =
-        serde_json::from_slice(&client.get_ok("/index/config.json").await?).context("config.json is not JSON")?;
-    ensure!(
-        config.get("auth-required") == Some(&Value::Bool(true)),
-        "config.json has no \"auth-required\": true in private mode: {config}"
-    );
+    let Started { token, server, server_pid, base, client, config } = start_server(setup, report).await?;
 
     // 2. The realistic registry.
-    let registry = seed::realistic(&plan.shape);
-    let many = registry.crates.iter().filter(|c| registry.version_count(c) >= 50).count();
-    step(&format!(
-        "seeding {} crates / {} versions through PUT /api/v1/crates/new",
-        registry.crates.len(),
-        registry.releases.len()
-    ));
-    let bodies = registry.releases.iter().map(seed::Release::publish_body).collect::<Result<Vec<_>>>()?;
-    let started = Instant::now();
-    for (release, body) in registry.releases.iter().zip(bodies) {
-        client.publish(body).await.with_context(|| format!("publishing {} {}", release.name, release.vers))?;
-    }
-    let seeding = started.elapsed();
-    report.info(
-        "Seeding",
-        format!(
-            "realistic registry: {} crates ({many} with >= 50 versions), {} versions, sequential publishes",
-            registry.crates.len(),
-            registry.releases.len()
-        ),
-        format!(
-            "{:.1} s ({:.0} publishes/s)",
-            seeding.as_secs_f64(),
-            registry.releases.len() as f64 / seeding.as_secs_f64()
-        ),
-    );
+    let registry = seed_registry(plan, &client, report).await?;
 
     // 3. The index copy served by nginx.
     let index_paths: Vec<String> = registry.crates.iter().map(|c| format!("/index/{}", seed::index_path(c))).collect();
-    let mut nginx_server = None;
-    if let Some(nginx_bin) = &setup.nginx {
-        step("dumping the index and starting nginx");
-        let www = work.join("www");
-        let mut total = 0usize;
-        let mut largest = 0usize;
-        let mut files = Vec::new();
-        for path in &index_paths {
-            let bytes = client.get_ok(path).await?;
-            let file = www.join(path.trim_start_matches('/'));
-            if let Some(parent) = file.parent() {
-                fs::create_dir_all(parent).with_context(|| format!("creating {parent:?}"))?;
-            }
-            fs::write(&file, &bytes).with_context(|| format!("writing {file:?}"))?;
-            total += bytes.len();
-            largest = largest.max(bytes.len());
-            files.push((path.clone(), bytes));
-        }
-        let mut nginx_config = config.clone();
-        if let Some(obj) = nginx_config.as_object_mut() {
-            obj.remove("auth-required");
-        }
-        fs::write(www.join("index/config.json"), serde_json::to_vec(&nginx_config)?)
-            .context("writing the nginx config.json")?;
-        report.info(
-            "Index",
-            "index files (crates, total size, largest)",
-            format!("{} files, {}, largest {}", files.len(), kib(total), kib(largest)),
-        );
-        let ngx = nginx::start(nginx_bin, &work.join("nginx"), &www, free_port()?, 2).await?;
-        let plain = Client::new(&ngx.base, None)?;
-        for (path, bytes) in &files {
-            let served = plain.get_ok(path).await?;
-            ensure!(&served == bytes, "nginx serves different bytes for {path} than raktar");
-        }
-        eprintln!("bench: nginx on {}, {} index files byte-identical", ngx.base, files.len());
-        nginx_server = Some((ngx, plain));
-    }
+    let nginx_server = serve_index_copy(setup, &client, &config, &index_paths, report).await?;
 
     // 4. Index throughput.
     if let (Some(wrk_bin), Some((ngx, _))) = (&setup.wrk, &nginx_server) {
@@ -1082,4 +988,135 @@ async fn run_steps(args: &BenchArgs, plan: &Plan, setup: &Setup, report: &mut Re
     drop(nginx_server);
     drop(server);
     Ok(())
+}
+
+/// What step 1 leaves running: the server and a client with the admin's token.
+struct Started {
+    token: String,
+    server: Service,
+    server_pid: u32,
+    base: String,
+    client: Client,
+    config: Value,
+}
+
+/// Step 1: an admin and a token, then the server; checks the idle memory and private mode.
+async fn start_server(setup: &Setup, report: &mut Report) -> Result<Started> {
+    let work = &setup.work;
+    step("creating the admin user and a token, starting raktar");
+    let data = work.join("data");
+    fs::create_dir_all(&data).with_context(|| format!("creating {data:?}"))?;
+    let mut cmd = Command::new(&setup.raktar);
+    cmd.args(["user", "create", "bench-admin", "--admin", "--data-dir"]).arg(&data);
+    procs::run_captured(cmd, "raktar user create")?;
+    let mut cmd = Command::new(&setup.raktar);
+    cmd.args(["token", "create", "--user", "bench-admin", "--name", "bench", "--data-dir"]).arg(&data);
+    let token = procs::run_captured(cmd, "raktar token create")?.trim().to_owned();
+    ensure!(
+        !token.is_empty() && !token.contains(char::is_whitespace),
+        "raktar token create printed {token:?}, expected only the token"
+    );
+    let (server, base) = start_raktar(setup, data.as_path()).await?;
+    let server_pid = server.pid();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = procs::status_bytes(server_pid, "VmRSS").unwrap_or(0);
+    report.check("Memory", "raktar RSS idle after start (before seeding)", mib(idle), "< 40 MiB", idle < 40 * MIB);
+
+    let client = Client::new(&base, Some(&token))?;
+    let anonymous = Client::new(&base, None)?;
+    let (status, _) = anonymous.get_raw("/index/config.json").await?;
+    if status != reqwest::StatusCode::UNAUTHORIZED {
+        report.note(format!(
+            "Unexpected: config.json without a token answered {status} (private mode should answer 401)."
+        ));
+    }
+    let config: Value =
+        serde_json::from_slice(&client.get_ok("/index/config.json").await?).context("config.json is not JSON")?;
+    ensure!(
+        config.get("auth-required") == Some(&Value::Bool(true)),
+        "config.json has no \"auth-required\": true in private mode: {config}"
+    );
+    Ok(Started { token, server, server_pid, base, client, config })
+}
+
+/// Step 2: the realistic registry, published sequentially through the API.
+async fn seed_registry(plan: &Plan, client: &Client, report: &mut Report) -> Result<seed::Registry> {
+    let registry = seed::realistic(&plan.shape);
+    let many = registry.crates.iter().filter(|c| registry.version_count(c) >= 50).count();
+    step(&format!(
+        "seeding {} crates / {} versions through PUT /api/v1/crates/new",
+        registry.crates.len(),
+        registry.releases.len()
+    ));
+    let bodies = registry.releases.iter().map(seed::Release::publish_body).collect::<Result<Vec<_>>>()?;
+    let started = Instant::now();
+    for (release, body) in registry.releases.iter().zip(bodies) {
+        client.publish(body).await.with_context(|| format!("publishing {} {}", release.name, release.vers))?;
+    }
+    let seeding = started.elapsed();
+    report.info(
+        "Seeding",
+        format!(
+            "realistic registry: {} crates ({many} with >= 50 versions), {} versions, sequential publishes",
+            registry.crates.len(),
+            registry.releases.len()
+        ),
+        format!(
+            "{:.1} s ({:.0} publishes/s)",
+            seeding.as_secs_f64(),
+            registry.releases.len() as f64 / seeding.as_secs_f64()
+        ),
+    );
+    Ok(registry)
+}
+
+/// Step 3 (when nginx is available): the index files dumped from raktar and served by nginx, checked
+/// byte-identical.
+async fn serve_index_copy(
+    setup: &Setup,
+    client: &Client,
+    config: &Value,
+    index_paths: &[String],
+    report: &mut Report,
+) -> Result<Option<(nginx::Nginx, Client)>> {
+    let work = &setup.work;
+    let mut nginx_server = None;
+    if let Some(nginx_bin) = &setup.nginx {
+        step("dumping the index and starting nginx");
+        let www = work.join("www");
+        let mut total = 0usize;
+        let mut largest = 0usize;
+        let mut files = Vec::new();
+        for path in index_paths {
+            let bytes = client.get_ok(path).await?;
+            let file = www.join(path.trim_start_matches('/'));
+            if let Some(parent) = file.parent() {
+                fs::create_dir_all(parent).with_context(|| format!("creating {parent:?}"))?;
+            }
+            fs::write(&file, &bytes).with_context(|| format!("writing {file:?}"))?;
+            total += bytes.len();
+            largest = largest.max(bytes.len());
+            files.push((path.clone(), bytes));
+        }
+        let mut nginx_config = config.clone();
+        if let Some(obj) = nginx_config.as_object_mut() {
+            obj.remove("auth-required");
+        }
+        fs::write(www.join("index/config.json"), serde_json::to_vec(&nginx_config)?)
+            .context("writing the nginx config.json")?;
+        report.info(
+            "Index",
+            "index files (crates, total size, largest)",
+            format!("{} files, {}, largest {}", files.len(), kib(total), kib(largest)),
+        );
+        let ngx = nginx::start(nginx_bin, &work.join("nginx"), &www, free_port()?, 2).await?;
+        let plain = Client::new(&ngx.base, None)?;
+        for (path, bytes) in &files {
+            let served = plain.get_ok(path).await?;
+            ensure!(&served == bytes, "nginx serves different bytes for {path} than raktar");
+        }
+        eprintln!("bench: nginx on {}, {} index files byte-identical", ngx.base, files.len());
+        nginx_server = Some((ngx, plain));
+    }
+    Ok(nginx_server)
 }
