@@ -916,75 +916,11 @@ async fn run_steps(args: &BenchArgs, plan: &Plan, setup: &Setup, report: &mut Re
 
     // 7. Publish latency.
     if !args.skip_publish {
-        let n = registry.crates.len();
-        let mut bodies = Vec::new();
-        for k in 0..plan.publishes {
-            let name = &registry.crates[k % n];
-            let last = registry.latest(name).with_context(|| format!("{name} has no release"))?;
-            let mut release = last.clone();
-            release.vers = seed::Version::new(last.vers.major + 1, 0, (k / n) as u64);
-            bodies.push((format!("{} {}", release.name, release.vers), release.publish_body()?));
-        }
-        step(&format!(
-            "publish latency: {} sequential publishes of new versions ({crates_total} crates in the registry)",
-            bodies.len()
-        ));
-        let mut raw_client = RawClient::new(&base, Some(&token))?;
-        let mut latencies = Vec::new();
-        let cpu_before = procs::group_cpu_ticks(server_pid);
-        let started = Instant::now();
-        for (what, body) in bodies {
-            if started.elapsed() > plan.loop_budget {
-                report.note(format!(
-                    "Publish loop stopped at its {} s budget after {} publishes.",
-                    plan.loop_budget.as_secs(),
-                    latencies.len()
-                ));
-                break;
-            }
-            let t = Instant::now();
-            let (status, answer) = raw_client.request("PUT", "/api/v1/crates/new", &body)?;
-            latencies.push(t.elapsed());
-            let answer = String::from_utf8_lossy(&answer);
-            ensure!(status == 200 && !answer.contains("\"errors\""), "publishing {what}: {status}: {answer}");
-        }
-        let p50 = percentile(&latencies, 50.0);
-        report.check(
-            "Publish",
-            format!(
-                "PUT /api/v1/crates/new p50 ({} sequential, existing crates with up to {} versions)",
-                latencies.len(),
-                plan.shape.many_versions.1 + 1
-            ),
-            ms(p50),
-            "< 20 ms",
-            p50 < Duration::from_millis(20),
-        );
-        report.info(
-            "Publish",
-            "publish p90 / p99",
-            format!("{} / {}", ms(percentile(&latencies, 90.0)), ms(percentile(&latencies, 99.0))),
-        );
-        report.info("Publish", "server CPU time per publish", cpu_per_request(server_pid, cpu_before, latencies.len()));
+        publish_latency(plan, &registry, &base, &token, server_pid, crates_total, report)?;
     }
 
     // 8. Memory at the end.
-    let hwm = procs::status_bytes(server_pid, "VmHWM").unwrap_or(0);
-    let rss = procs::status_bytes(server_pid, "VmRSS").unwrap_or(0);
-    report.check(
-        "Memory",
-        format!("raktar peak RSS over the whole run (VmHWM; {crates_total} crates at the end)"),
-        mib(hwm),
-        "< 150 MiB",
-        hwm < 150 * MIB,
-    );
-    report.info("Memory", "raktar RSS at the end", mib(rss));
-    if let Some((ngx, _)) = &nginx_server {
-        let log = procs::tail(&ngx.error_log, 5);
-        if !log.trim().is_empty() {
-            report.note(format!("nginx error log (last lines): `{}`", log.replace('\n', " | ")));
-        }
-    }
+    report_memory(server_pid, crates_total, nginx_server.as_ref(), report);
     drop(nginx_server);
     drop(server);
     Ok(())
@@ -1119,4 +1055,92 @@ async fn serve_index_copy(
         nginx_server = Some((ngx, plain));
     }
     Ok(nginx_server)
+}
+
+/// Step 7: sequential publishes of new versions of existing crates, timed one by one.
+fn publish_latency(
+    plan: &Plan,
+    registry: &seed::Registry,
+    base: &str,
+    token: &str,
+    server_pid: u32,
+    crates_total: usize,
+    report: &mut Report,
+) -> Result<()> {
+    let n = registry.crates.len();
+    let mut bodies = Vec::new();
+    for k in 0..plan.publishes {
+        let name = &registry.crates[k % n];
+        let last = registry.latest(name).with_context(|| format!("{name} has no release"))?;
+        let mut release = last.clone();
+        release.vers = seed::Version::new(last.vers.major + 1, 0, (k / n) as u64);
+        bodies.push((format!("{} {}", release.name, release.vers), release.publish_body()?));
+    }
+    step(&format!(
+        "publish latency: {} sequential publishes of new versions ({crates_total} crates in the registry)",
+        bodies.len()
+    ));
+    let mut raw_client = RawClient::new(base, Some(token))?;
+    let mut latencies = Vec::new();
+    let cpu_before = procs::group_cpu_ticks(server_pid);
+    let started = Instant::now();
+    for (what, body) in bodies {
+        if started.elapsed() > plan.loop_budget {
+            report.note(format!(
+                "Publish loop stopped at its {} s budget after {} publishes.",
+                plan.loop_budget.as_secs(),
+                latencies.len()
+            ));
+            break;
+        }
+        let t = Instant::now();
+        let (status, answer) = raw_client.request("PUT", "/api/v1/crates/new", &body)?;
+        latencies.push(t.elapsed());
+        let answer = String::from_utf8_lossy(&answer);
+        ensure!(status == 200 && !answer.contains("\"errors\""), "publishing {what}: {status}: {answer}");
+    }
+    let p50 = percentile(&latencies, 50.0);
+    report.check(
+        "Publish",
+        format!(
+            "PUT /api/v1/crates/new p50 ({} sequential, existing crates with up to {} versions)",
+            latencies.len(),
+            plan.shape.many_versions.1 + 1
+        ),
+        ms(p50),
+        "< 20 ms",
+        p50 < Duration::from_millis(20),
+    );
+    report.info(
+        "Publish",
+        "publish p90 / p99",
+        format!("{} / {}", ms(percentile(&latencies, 90.0)), ms(percentile(&latencies, 99.0))),
+    );
+    report.info("Publish", "server CPU time per publish", cpu_per_request(server_pid, cpu_before, latencies.len()));
+    Ok(())
+}
+
+/// Step 8: the server's memory at the end (and the nginx error log's last lines).
+fn report_memory(
+    server_pid: u32,
+    crates_total: usize,
+    nginx_server: Option<&(nginx::Nginx, Client)>,
+    report: &mut Report,
+) {
+    let hwm = procs::status_bytes(server_pid, "VmHWM").unwrap_or(0);
+    let rss = procs::status_bytes(server_pid, "VmRSS").unwrap_or(0);
+    report.check(
+        "Memory",
+        format!("raktar peak RSS over the whole run (VmHWM; {crates_total} crates at the end)"),
+        mib(hwm),
+        "< 150 MiB",
+        hwm < 150 * MIB,
+    );
+    report.info("Memory", "raktar RSS at the end", mib(rss));
+    if let Some((ngx, _)) = nginx_server {
+        let log = procs::tail(&ngx.error_log, 5);
+        if !log.trim().is_empty() {
+            report.note(format!("nginx error log (last lines): `{}`", log.replace('\n', " | ")));
+        }
+    }
 }
