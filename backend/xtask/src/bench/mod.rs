@@ -766,152 +766,9 @@ async fn run_steps(args: &BenchArgs, plan: &Plan, setup: &Setup, report: &mut Re
     cargo::write_consumer(&search_project, &[], &format!("{base}/index/"), true)?;
     let mut crates_total = registry.crates.len();
     if !args.skip_search {
-        let existing: HashSet<String> = registry.crates.iter().map(|c| seed::normalized(c)).collect();
-        let corpus = seed::search_corpus(plan.search_total.saturating_sub(crates_total), &existing);
-        step(&format!(
-            "seeding {} more crates for search ({} publishes in flight)",
-            corpus.len(),
-            plan.seed_concurrency
-        ));
-        let bodies = corpus.iter().map(seed::Release::publish_body).collect::<Result<Vec<_>>>()?;
-        let wanted = bodies.len();
-        let started = Instant::now();
-        let deadline = started + plan.seed_budget;
-        let results: Vec<Result<()>> =
-            futures::stream::iter(bodies.into_iter().take_while(move |_| Instant::now() < deadline))
-                .map(|body| {
-                    let c = client.clone();
-                    async move { c.publish(body).await }
-                })
-                .buffer_unordered(plan.seed_concurrency)
-                .collect()
-                .await;
-        let elapsed = started.elapsed();
-        let done = results.len();
-        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
-            return Err(e.context("seeding the search corpus"));
-        }
-        crates_total += done;
-        report.info(
-            "Seeding",
-            format!("search corpus: {done} single-version crates, {} publishes in flight", plan.seed_concurrency),
-            format!("{:.1} s ({:.0} publishes/s)", elapsed.as_secs_f64(), done as f64 / elapsed.as_secs_f64()),
-        );
-        if done < wanted {
-            report.note(format!(
-                "Seeding stopped at its {} s budget: {done} of {wanted} crates published.",
-                plan.seed_budget.as_secs()
-            ));
-        }
-
-        // The measuring client's floor: a static file from nginx.
-        if let Some((ngx, _)) = &nginx_server {
-            let mut raw_nginx = RawClient::new(&ngx.base, None)?;
-            let mut floor = Vec::new();
-            for _ in 0..200 {
-                let t = Instant::now();
-                let (status, _) = raw_nginx.request("GET", "/index/config.json", &[])?;
-                floor.push(t.elapsed());
-                ensure!(status == 200, "nginx answered {status} for config.json");
-            }
-            report.info(
-                "Search",
-                "client floor: the same client, sequential GET of config.json from nginx, p50",
-                ms(median(&floor)),
-            );
-        }
-        let queries = seed::search_queries();
-        step(&format!(
-            "search: {} sequential requests over {} queries, {crates_total} crates",
-            plan.search_requests,
-            queries.len()
-        ));
-        let mut raw_client = RawClient::new(&base, Some(&token))?;
-        let mut latencies = Vec::new();
-        let mut hits = 0;
-        let mut per_query: std::collections::BTreeMap<&str, Vec<Duration>> = std::collections::BTreeMap::new();
-        let cpu_before = procs::group_cpu_ticks(server_pid);
-        let started = Instant::now();
-        for i in 0..plan.search_requests {
-            if started.elapsed() > plan.loop_budget {
-                report.note(format!(
-                    "Search loop stopped at its {} s budget after {i} requests.",
-                    plan.loop_budget.as_secs()
-                ));
-                break;
-            }
-            let q = &queries[i % queries.len()];
-            let target = format!("/api/v1/crates?q={}&per_page=10", raw::encode(q));
-            let t = Instant::now();
-            let (status, body) = raw_client.request("GET", &target, &[])?;
-            latencies.push(t.elapsed());
-            per_query.entry(q.as_str()).or_default().push(t.elapsed());
-            ensure!(status == 200, "search {q:?} answered {status}: {}", String::from_utf8_lossy(&body));
-            if i < queries.len() {
-                let json: Value =
-                    serde_json::from_slice(&body).with_context(|| format!("search {q:?}: the answer is not JSON"))?;
-                let total = json
-                    .pointer("/meta/total")
-                    .and_then(Value::as_u64)
-                    .with_context(|| format!("search {q:?}: no meta.total in {json}"))?;
-                if total > 0 {
-                    hits += 1;
-                }
-            }
-        }
-        let p50 = percentile(&latencies, 50.0);
-        report.check(
-            "Search",
-            format!(
-                "GET /api/v1/crates?q=..&per_page=10 p50 ({} sequential requests, {crates_total} crates)",
-                latencies.len()
-            ),
-            ms(p50),
-            "< 5 ms",
-            p50 < Duration::from_millis(5),
-        );
-        report.info(
-            "Search",
-            "search p90 / p99",
-            format!("{} / {}", ms(percentile(&latencies, 90.0)), ms(percentile(&latencies, 99.0))),
-        );
-        report.info(
-            "Search",
-            "server CPU time per search request",
-            cpu_per_request(server_pid, cpu_before, latencies.len()),
-        );
-        let mut by_query: Vec<(Duration, &str)> = per_query.iter().map(|(q, v)| (median(v), *q)).collect();
-        by_query.sort_by(|a, b| b.cmp(a));
-        let show =
-            |v: &[(Duration, &str)]| v.iter().map(|(d, q)| format!("`{q}` {}", ms(*d))).collect::<Vec<_>>().join(", ");
-        report.note(format!(
-            "Search medians per query, slowest: {}; fastest: {}.",
-            show(&by_query[..by_query.len().min(5)]),
-            show(&by_query[by_query.len().saturating_sub(3)..])
-        ));
-        report.info(
-            "Search",
-            "queries with at least one hit",
-            format!("{hits} of {}", queries.len().min(latencies.len())),
-        );
-        let probe = corpus.get(corpus.len() / 2).map(|r| r.name.clone());
-        if let Some(name) = probe {
-            let (total, _) = client.search(&name, 10).await?;
-            if total == 0 {
-                report.note(format!("Search for the exact name {name:?} found nothing."));
-            }
-        }
-        let mut times = Vec::new();
-        for _ in 0..plan.cargo_search_runs {
-            let (t, out) = cargo::search(&search_project, &work.join("scratch"), Some(&token), "http")?;
-            ensure!(out.contains('='), "cargo search printed no results:\n{out}");
-            times.push(t);
-        }
-        report.info(
-            "Search",
-            format!("`cargo search http` end to end (empty CARGO_HOME), median of {}", times.len()),
-            ms(median(&times)),
-        );
+        let server =
+            Running { base: &base, token: &token, pid: server_pid, client: &client, nginx: nginx_server.as_ref() };
+        search(plan, work, &server, &registry, &search_project, &mut crates_total, report).await?;
     }
 
     // 7. Publish latency.
@@ -1143,4 +1000,166 @@ fn report_memory(
             report.note(format!("nginx error log (last lines): `{}`", log.replace('\n', " | ")));
         }
     }
+}
+
+/// The running servers, for the steps that measure them.
+struct Running<'a> {
+    base: &'a str,
+    token: &'a str,
+    pid: u32,
+    /// A client with the admin's token.
+    client: &'a Client,
+    nginx: Option<&'a (nginx::Nginx, Client)>,
+}
+
+/// Step 6: a search corpus published concurrently on top of the realistic registry (adding to
+/// `crates_total`), then search latency through the API and `cargo search` end to end.
+async fn search(
+    plan: &Plan,
+    work: &Path,
+    server: &Running<'_>,
+    registry: &seed::Registry,
+    search_project: &Path,
+    crates_total: &mut usize,
+    report: &mut Report,
+) -> Result<()> {
+    let existing: HashSet<String> = registry.crates.iter().map(|c| seed::normalized(c)).collect();
+    let corpus = seed::search_corpus(plan.search_total.saturating_sub(*crates_total), &existing);
+    step(&format!("seeding {} more crates for search ({} publishes in flight)", corpus.len(), plan.seed_concurrency));
+    let bodies = corpus.iter().map(seed::Release::publish_body).collect::<Result<Vec<_>>>()?;
+    let wanted = bodies.len();
+    let started = Instant::now();
+    let deadline = started + plan.seed_budget;
+    let results: Vec<Result<()>> =
+        futures::stream::iter(bodies.into_iter().take_while(move |_| Instant::now() < deadline))
+            .map(|body| {
+                let c = server.client.clone();
+                async move { c.publish(body).await }
+            })
+            .buffer_unordered(plan.seed_concurrency)
+            .collect()
+            .await;
+    let elapsed = started.elapsed();
+    let done = results.len();
+    if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+        return Err(e.context("seeding the search corpus"));
+    }
+    *crates_total += done;
+    report.info(
+        "Seeding",
+        format!("search corpus: {done} single-version crates, {} publishes in flight", plan.seed_concurrency),
+        format!("{:.1} s ({:.0} publishes/s)", elapsed.as_secs_f64(), done as f64 / elapsed.as_secs_f64()),
+    );
+    if done < wanted {
+        report.note(format!(
+            "Seeding stopped at its {} s budget: {done} of {wanted} crates published.",
+            plan.seed_budget.as_secs()
+        ));
+    }
+
+    // The measuring client's floor: a static file from nginx.
+    if let Some((ngx, _)) = server.nginx {
+        let mut raw_nginx = RawClient::new(&ngx.base, None)?;
+        let mut floor = Vec::new();
+        for _ in 0..200 {
+            let t = Instant::now();
+            let (status, _) = raw_nginx.request("GET", "/index/config.json", &[])?;
+            floor.push(t.elapsed());
+            ensure!(status == 200, "nginx answered {status} for config.json");
+        }
+        report.info(
+            "Search",
+            "client floor: the same client, sequential GET of config.json from nginx, p50",
+            ms(median(&floor)),
+        );
+    }
+    let queries = seed::search_queries();
+    step(&format!(
+        "search: {} sequential requests over {} queries, {crates_total} crates",
+        plan.search_requests,
+        queries.len()
+    ));
+    let mut raw_client = RawClient::new(server.base, Some(server.token))?;
+    let mut latencies = Vec::new();
+    let mut hits = 0;
+    let mut per_query: std::collections::BTreeMap<&str, Vec<Duration>> = std::collections::BTreeMap::new();
+    let cpu_before = procs::group_cpu_ticks(server.pid);
+    let started = Instant::now();
+    for i in 0..plan.search_requests {
+        if started.elapsed() > plan.loop_budget {
+            report.note(format!(
+                "Search loop stopped at its {} s budget after {i} requests.",
+                plan.loop_budget.as_secs()
+            ));
+            break;
+        }
+        let q = &queries[i % queries.len()];
+        let target = format!("/api/v1/crates?q={}&per_page=10", raw::encode(q));
+        let t = Instant::now();
+        let (status, body) = raw_client.request("GET", &target, &[])?;
+        latencies.push(t.elapsed());
+        per_query.entry(q.as_str()).or_default().push(t.elapsed());
+        ensure!(status == 200, "search {q:?} answered {status}: {}", String::from_utf8_lossy(&body));
+        if i < queries.len() {
+            let json: Value =
+                serde_json::from_slice(&body).with_context(|| format!("search {q:?}: the answer is not JSON"))?;
+            let total = json
+                .pointer("/meta/total")
+                .and_then(Value::as_u64)
+                .with_context(|| format!("search {q:?}: no meta.total in {json}"))?;
+            if total > 0 {
+                hits += 1;
+            }
+        }
+    }
+    let p50 = percentile(&latencies, 50.0);
+    report.check(
+        "Search",
+        format!(
+            "GET /api/v1/crates?q=..&per_page=10 p50 ({} sequential requests, {crates_total} crates)",
+            latencies.len()
+        ),
+        ms(p50),
+        "< 5 ms",
+        p50 < Duration::from_millis(5),
+    );
+    report.info(
+        "Search",
+        "search p90 / p99",
+        format!("{} / {}", ms(percentile(&latencies, 90.0)), ms(percentile(&latencies, 99.0))),
+    );
+    report.info(
+        "Search",
+        "server CPU time per search request",
+        cpu_per_request(server.pid, cpu_before, latencies.len()),
+    );
+    let mut by_query: Vec<(Duration, &str)> = per_query.iter().map(|(q, v)| (median(v), *q)).collect();
+    by_query.sort_by(|a, b| b.cmp(a));
+    let show =
+        |v: &[(Duration, &str)]| v.iter().map(|(d, q)| format!("`{q}` {}", ms(*d))).collect::<Vec<_>>().join(", ");
+    report.note(format!(
+        "Search medians per query, slowest: {}; fastest: {}.",
+        show(&by_query[..by_query.len().min(5)]),
+        show(&by_query[by_query.len().saturating_sub(3)..])
+    ));
+    report.info("Search", "queries with at least one hit", format!("{hits} of {}", queries.len().min(latencies.len())));
+    let probe = corpus.get(corpus.len() / 2).map(|r| r.name.clone());
+    if let Some(name) = probe {
+        let (total, _) = server.client.search(&name, 10).await?;
+        if total == 0 {
+            report.note(format!("Search for the exact name {name:?} found nothing."));
+        }
+    }
+    let mut times = Vec::new();
+    for _ in 0..plan.cargo_search_runs {
+        let (t, out) = cargo::search(search_project, &work.join("scratch"), Some(server.token), "http")?;
+        ensure!(out.contains('='), "cargo search printed no results:\n{out}");
+        times.push(t);
+    }
+    report.info(
+        "Search",
+        format!("`cargo search http` end to end (empty CARGO_HOME), median of {}", times.len()),
+        ms(median(&times)),
+    );
+    Ok(())
 }
