@@ -585,170 +585,17 @@ async fn run_steps(args: &BenchArgs, plan: &Plan, setup: &Setup, report: &mut Re
     let index_paths: Vec<String> = registry.crates.iter().map(|c| format!("/index/{}", seed::index_path(c))).collect();
     let nginx_server = serve_index_copy(setup, &client, &config, &index_paths, report).await?;
 
+    let running =
+        Running { base: &base, token: &token, pid: server_pid, client: &client, nginx: nginx_server.as_ref() };
+
     // 4. Index throughput.
     if let (Some(wrk_bin), Some((ngx, _))) = (&setup.wrk, &nginx_server) {
-        step(&format!("index throughput: {} rotating over {} index paths", plan.load.describe(), index_paths.len()));
-        let script_raktar = work.join("raktar.lua");
-        let script_nginx = work.join("nginx.lua");
-        wrk::write_script(&script_raktar, &index_paths, Some(&token))?;
-        wrk::write_script(&script_nginx, &index_paths, None)?;
-        let warm = wrk::Load { duration: plan.warmup, ..plan.load.clone() };
-        let nginx_pgid = ngx.service.pid();
-        wrk::run(wrk_bin, &warm, &ngx.base, &script_nginx, nginx_pgid)?;
-        wrk::run(wrk_bin, &warm, &base, &script_raktar, server_pid)?;
-        // Rounds in A B B A order so that drift on a shared machine hits both alike; the best
-        // round of each server is reported.
-        let mut nginx_runs = Vec::new();
-        let mut raktar_runs = Vec::new();
-        for round in 0..plan.index_rounds {
-            for nginx_turn in [round % 2 == 0, round % 2 == 1] {
-                if nginx_turn {
-                    let res = wrk::run(wrk_bin, &plan.load, &ngx.base, &script_nginx, nginx_pgid)?;
-                    eprintln!("bench: nginx  {:.0} req/s, p99 {}", res.requests_per_sec, ms(res.p99));
-                    nginx_runs.push(res);
-                } else {
-                    let res = wrk::run(wrk_bin, &plan.load, &base, &script_raktar, server_pid)?;
-                    eprintln!("bench: raktar {:.0} req/s, p99 {}", res.requests_per_sec, ms(res.p99));
-                    raktar_runs.push(res);
-                }
-            }
-        }
-        let all_rps = |runs: &[wrk::WrkResult]| {
-            runs.iter().map(|r| format!("{:.0}", r.requests_per_sec)).collect::<Vec<_>>().join(", ")
-        };
-        report.note(format!(
-            "wrk rounds (req/s): nginx {}; raktar {}. The best round of each is reported.",
-            all_rps(&nginx_runs),
-            all_rps(&raktar_runs)
-        ));
-        let raktar_max_rss = raktar_runs.iter().map(|r| r.max_rss).max().unwrap_or(0);
-        let best = |runs: Vec<wrk::WrkResult>| {
-            runs.into_iter()
-                .max_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec))
-                .context("no wrk round ran")
-        };
-        let n = best(nginx_runs)?;
-        let r = best(raktar_runs)?;
-        fs::write(setup.out_dir.join("wrk-nginx.txt"), &n.raw).context("saving wrk output")?;
-        fs::write(setup.out_dir.join("wrk-raktar.txt"), &r.raw).context("saving wrk output")?;
-        for (who, res) in [("nginx", &n), ("raktar", &r)] {
-            ensure!(res.non_2xx == 0, "{who} answered {} non-2xx responses under load:\n{}", res.non_2xx, res.raw);
-            if let Some(errors) = &res.socket_errors {
-                report.note(format!("wrk against {who}: {errors}"));
-            }
-        }
-        let ratio = r.requests_per_sec / n.requests_per_sec;
-        report.info("Index", "nginx throughput", format!("{:.0} req/s", n.requests_per_sec));
-        report.info("Index", "raktar throughput", format!("{:.0} req/s", r.requests_per_sec));
-        report.check("Index", "raktar / nginx throughput", format!("{ratio:.2}x"), ">= 0.70x", ratio >= 0.70);
-        report.info("Index", "nginx latency p50 / p90 / p99", format!("{} / {} / {}", ms(n.p50), ms(n.p90), ms(n.p99)));
-        report.info("Index", "raktar latency p50 / p90", format!("{} / {}", ms(r.p50), ms(r.p90)));
-        report.check("Index", "raktar latency p99", ms(r.p99), "< 5 ms", r.p99 < Duration::from_millis(5));
-        // CPU time per request is far less sensitive to other load on the machine than req/s.
-        let per_request =
-            |res: &wrk::WrkResult| res.server_cores * res.duration_secs / res.requests.max(1) as f64 * 1e6;
-        report.info(
-            "Index",
-            "server CPU time per request, nginx / raktar (best rounds)",
-            format!("{:.0} µs / {:.0} µs", per_request(&n), per_request(&r)),
-        );
-        let hwm = procs::status_bytes(server_pid, "VmHWM").unwrap_or(0);
-        report.check(
-            "Memory",
-            "raktar RSS under index load (max sampled every 50 ms / VmHWM so far)",
-            format!("{} / {}", mib(raktar_max_rss), mib(hwm)),
-            "< 150 MiB",
-            raktar_max_rss.max(hwm) < 150 * MIB,
-        );
-        report.info("Memory", "nginx RSS under index load (master + 2 workers)", mib(n.max_rss));
-        let cores = thread::available_parallelism().map_or(1, usize::from) as f64;
-        for (who, res) in [("nginx", &n), ("raktar", &r)] {
-            report.note(format!(
-                "CPU during the best {who} round: server {:.2} cores, wrk {:.2} cores, \
-                 everything else {:.2} cores; machine {:.0}% busy (of {cores} cores). \
-                 Server: up to {} threads, {:.2} context switches per request.",
-                res.server_cores,
-                res.wrk_cores,
-                (res.system_busy * cores - res.server_cores - res.wrk_cores).max(0.0),
-                res.system_busy * 100.0,
-                res.max_threads,
-                res.context_switches as f64 / res.requests.max(1) as f64,
-            ));
-        }
+        index_throughput(setup, plan, wrk_bin, ngx, &running, &index_paths, report)?;
     }
 
     // 5. Lockfile resolution, on plain loopback and through the delay proxy.
     if let (false, Some((ngx, _))) = (args.skip_lockfile && args.skip_delayed_lockfile, &nginx_server) {
-        let mut rng = seed::Rng::new(0x5EED_0003);
-        let mut names = registry.crates.clone();
-        rng.shuffle(&mut names);
-        names.truncate(plan.consumer_deps);
-        let deps: Vec<(String, String)> = names
-            .iter()
-            .filter_map(|n| {
-                let v = &registry.latest(n)?.vers;
-                Some((n.clone(), format!("{}.{}", v.major, v.minor)))
-            })
-            .collect();
-        let scratch = work.join("scratch");
-        fs::create_dir_all(&scratch).with_context(|| format!("creating {scratch:?}"))?;
-        let lockfiles = Lockfiles { work, scratch: &scratch, deps: &deps, runs: plan.lockfile_runs, token: &token };
-        if !args.skip_lockfile {
-            step(&format!(
-                "cargo generate-lockfile with {} direct dependencies, {} runs per server (alternating, empty CARGO_HOME each)",
-                deps.len(),
-                plan.lockfile_runs
-            ));
-            let r = lockfiles.compare("plain", &base, &ngx.base)?;
-            let what = format!(
-                "cargo generate-lockfile ({} direct deps, {} packages locked), median of {}",
-                deps.len(),
-                r.packages,
-                plan.lockfile_runs
-            );
-            report.info("Lockfile", format!("{what}, nginx"), r.describe_nginx());
-            report.info("Lockfile", format!("{what}, raktar"), r.describe_raktar());
-            let ratio = r.ratio();
-            report.check("Lockfile", "raktar / nginx lockfile time", format!("{ratio:.2}x"), "<= 1.10x", ratio <= 1.10);
-        }
-        if !args.skip_delayed_lockfile {
-            let delay = Duration::from_millis(args.delay_ms);
-            step(&format!(
-                "cargo generate-lockfile through a TCP proxy adding {} ms each way, {} runs per server",
-                args.delay_ms, plan.lockfile_runs
-            ));
-            let proxy_raktar = delay::DelayProxy::start(socket_addr(&base)?, delay)?;
-            let proxy_nginx = delay::DelayProxy::start(socket_addr(&ngx.base)?, delay)?;
-            let r = lockfiles.compare(
-                "delayed",
-                &format!("http://{}", proxy_raktar.addr),
-                &format!("http://{}", proxy_nginx.addr),
-            )?;
-            let runs = plan.lockfile_runs.max(1);
-            let what = format!(
-                "cargo generate-lockfile through the proxy ({} ms each way), median of {}",
-                args.delay_ms, plan.lockfile_runs
-            );
-            report.info("Lockfile", format!("{what}, nginx"), r.describe_nginx());
-            report.info("Lockfile", format!("{what}, raktar"), r.describe_raktar());
-            report.info(
-                "Lockfile",
-                "TCP connections per run through the proxy, nginx / raktar",
-                format!(
-                    "{:.1} / {:.1}",
-                    proxy_nginx.connections() as f64 / runs as f64,
-                    proxy_raktar.connections() as f64 / runs as f64
-                ),
-            );
-            let ratio = r.ratio();
-            report.check(
-                "Lockfile",
-                format!("raktar / nginx lockfile time, {} ms added each way", args.delay_ms),
-                format!("{ratio:.2}x"),
-                "<= 0.50x",
-                ratio <= 0.50,
-            );
-        }
+        lockfiles(args, plan, work, &registry, ngx, &running, report)?;
     }
 
     // 5b. GraphQL pages on the realistic registry (bench/graphql.rs).
@@ -766,9 +613,7 @@ async fn run_steps(args: &BenchArgs, plan: &Plan, setup: &Setup, report: &mut Re
     cargo::write_consumer(&search_project, &[], &format!("{base}/index/"), true)?;
     let mut crates_total = registry.crates.len();
     if !args.skip_search {
-        let server =
-            Running { base: &base, token: &token, pid: server_pid, client: &client, nginx: nginx_server.as_ref() };
-        search(plan, work, &server, &registry, &search_project, &mut crates_total, report).await?;
+        search(plan, work, &running, &registry, &search_project, &mut crates_total, report).await?;
     }
 
     // 7. Publish latency.
@@ -1161,5 +1006,189 @@ async fn search(
         format!("`cargo search http` end to end (empty CARGO_HOME), median of {}", times.len()),
         ms(median(&times)),
     );
+    Ok(())
+}
+
+/// Step 4: index throughput of raktar and of nginx serving the same files (wrk, rounds in A B B A
+/// order), with CPU and memory under load.
+fn index_throughput(
+    setup: &Setup,
+    plan: &Plan,
+    wrk_bin: &Path,
+    ngx: &nginx::Nginx,
+    server: &Running<'_>,
+    index_paths: &[String],
+    report: &mut Report,
+) -> Result<()> {
+    let work = &setup.work;
+    step(&format!("index throughput: {} rotating over {} index paths", plan.load.describe(), index_paths.len()));
+    let script_raktar = work.join("raktar.lua");
+    let script_nginx = work.join("nginx.lua");
+    wrk::write_script(&script_raktar, index_paths, Some(server.token))?;
+    wrk::write_script(&script_nginx, index_paths, None)?;
+    let warm = wrk::Load { duration: plan.warmup, ..plan.load.clone() };
+    let nginx_pgid = ngx.service.pid();
+    wrk::run(wrk_bin, &warm, &ngx.base, &script_nginx, nginx_pgid)?;
+    wrk::run(wrk_bin, &warm, server.base, &script_raktar, server.pid)?;
+    // Rounds in A B B A order so that drift on a shared machine hits both alike; the best
+    // round of each server is reported.
+    let mut nginx_runs = Vec::new();
+    let mut raktar_runs = Vec::new();
+    for round in 0..plan.index_rounds {
+        for nginx_turn in [round % 2 == 0, round % 2 == 1] {
+            if nginx_turn {
+                let res = wrk::run(wrk_bin, &plan.load, &ngx.base, &script_nginx, nginx_pgid)?;
+                eprintln!("bench: nginx  {:.0} req/s, p99 {}", res.requests_per_sec, ms(res.p99));
+                nginx_runs.push(res);
+            } else {
+                let res = wrk::run(wrk_bin, &plan.load, server.base, &script_raktar, server.pid)?;
+                eprintln!("bench: raktar {:.0} req/s, p99 {}", res.requests_per_sec, ms(res.p99));
+                raktar_runs.push(res);
+            }
+        }
+    }
+    let all_rps = |runs: &[wrk::WrkResult]| {
+        runs.iter().map(|r| format!("{:.0}", r.requests_per_sec)).collect::<Vec<_>>().join(", ")
+    };
+    report.note(format!(
+        "wrk rounds (req/s): nginx {}; raktar {}. The best round of each is reported.",
+        all_rps(&nginx_runs),
+        all_rps(&raktar_runs)
+    ));
+    let raktar_max_rss = raktar_runs.iter().map(|r| r.max_rss).max().unwrap_or(0);
+    let best = |runs: Vec<wrk::WrkResult>| {
+        runs.into_iter().max_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec)).context("no wrk round ran")
+    };
+    let n = best(nginx_runs)?;
+    let r = best(raktar_runs)?;
+    fs::write(setup.out_dir.join("wrk-nginx.txt"), &n.raw).context("saving wrk output")?;
+    fs::write(setup.out_dir.join("wrk-raktar.txt"), &r.raw).context("saving wrk output")?;
+    for (who, res) in [("nginx", &n), ("raktar", &r)] {
+        ensure!(res.non_2xx == 0, "{who} answered {} non-2xx responses under load:\n{}", res.non_2xx, res.raw);
+        if let Some(errors) = &res.socket_errors {
+            report.note(format!("wrk against {who}: {errors}"));
+        }
+    }
+    let ratio = r.requests_per_sec / n.requests_per_sec;
+    report.info("Index", "nginx throughput", format!("{:.0} req/s", n.requests_per_sec));
+    report.info("Index", "raktar throughput", format!("{:.0} req/s", r.requests_per_sec));
+    report.check("Index", "raktar / nginx throughput", format!("{ratio:.2}x"), ">= 0.70x", ratio >= 0.70);
+    report.info("Index", "nginx latency p50 / p90 / p99", format!("{} / {} / {}", ms(n.p50), ms(n.p90), ms(n.p99)));
+    report.info("Index", "raktar latency p50 / p90", format!("{} / {}", ms(r.p50), ms(r.p90)));
+    report.check("Index", "raktar latency p99", ms(r.p99), "< 5 ms", r.p99 < Duration::from_millis(5));
+    // CPU time per request is far less sensitive to other load on the machine than req/s.
+    let per_request = |res: &wrk::WrkResult| res.server_cores * res.duration_secs / res.requests.max(1) as f64 * 1e6;
+    report.info(
+        "Index",
+        "server CPU time per request, nginx / raktar (best rounds)",
+        format!("{:.0} µs / {:.0} µs", per_request(&n), per_request(&r)),
+    );
+    let hwm = procs::status_bytes(server.pid, "VmHWM").unwrap_or(0);
+    report.check(
+        "Memory",
+        "raktar RSS under index load (max sampled every 50 ms / VmHWM so far)",
+        format!("{} / {}", mib(raktar_max_rss), mib(hwm)),
+        "< 150 MiB",
+        raktar_max_rss.max(hwm) < 150 * MIB,
+    );
+    report.info("Memory", "nginx RSS under index load (master + 2 workers)", mib(n.max_rss));
+    let cores = thread::available_parallelism().map_or(1, usize::from) as f64;
+    for (who, res) in [("nginx", &n), ("raktar", &r)] {
+        report.note(format!(
+            "CPU during the best {who} round: server {:.2} cores, wrk {:.2} cores, \
+             everything else {:.2} cores; machine {:.0}% busy (of {cores} cores). \
+             Server: up to {} threads, {:.2} context switches per request.",
+            res.server_cores,
+            res.wrk_cores,
+            (res.system_busy * cores - res.server_cores - res.wrk_cores).max(0.0),
+            res.system_busy * 100.0,
+            res.max_threads,
+            res.context_switches as f64 / res.requests.max(1) as f64,
+        ));
+    }
+    Ok(())
+}
+
+/// Step 5: `cargo generate-lockfile` against raktar and nginx, on plain loopback and through the
+/// delay proxy.
+fn lockfiles(
+    args: &BenchArgs,
+    plan: &Plan,
+    work: &Path,
+    registry: &seed::Registry,
+    ngx: &nginx::Nginx,
+    server: &Running<'_>,
+    report: &mut Report,
+) -> Result<()> {
+    let mut rng = seed::Rng::new(0x5EED_0003);
+    let mut names = registry.crates.clone();
+    rng.shuffle(&mut names);
+    names.truncate(plan.consumer_deps);
+    let deps: Vec<(String, String)> = names
+        .iter()
+        .filter_map(|n| {
+            let v = &registry.latest(n)?.vers;
+            Some((n.clone(), format!("{}.{}", v.major, v.minor)))
+        })
+        .collect();
+    let scratch = work.join("scratch");
+    fs::create_dir_all(&scratch).with_context(|| format!("creating {scratch:?}"))?;
+    let lockfiles = Lockfiles { work, scratch: &scratch, deps: &deps, runs: plan.lockfile_runs, token: server.token };
+    if !args.skip_lockfile {
+        step(&format!(
+            "cargo generate-lockfile with {} direct dependencies, {} runs per server (alternating, empty CARGO_HOME each)",
+            deps.len(),
+            plan.lockfile_runs
+        ));
+        let r = lockfiles.compare("plain", server.base, &ngx.base)?;
+        let what = format!(
+            "cargo generate-lockfile ({} direct deps, {} packages locked), median of {}",
+            deps.len(),
+            r.packages,
+            plan.lockfile_runs
+        );
+        report.info("Lockfile", format!("{what}, nginx"), r.describe_nginx());
+        report.info("Lockfile", format!("{what}, raktar"), r.describe_raktar());
+        let ratio = r.ratio();
+        report.check("Lockfile", "raktar / nginx lockfile time", format!("{ratio:.2}x"), "<= 1.10x", ratio <= 1.10);
+    }
+    if !args.skip_delayed_lockfile {
+        let delay = Duration::from_millis(args.delay_ms);
+        step(&format!(
+            "cargo generate-lockfile through a TCP proxy adding {} ms each way, {} runs per server",
+            args.delay_ms, plan.lockfile_runs
+        ));
+        let proxy_raktar = delay::DelayProxy::start(socket_addr(server.base)?, delay)?;
+        let proxy_nginx = delay::DelayProxy::start(socket_addr(&ngx.base)?, delay)?;
+        let r = lockfiles.compare(
+            "delayed",
+            &format!("http://{}", proxy_raktar.addr),
+            &format!("http://{}", proxy_nginx.addr),
+        )?;
+        let runs = plan.lockfile_runs.max(1);
+        let what = format!(
+            "cargo generate-lockfile through the proxy ({} ms each way), median of {}",
+            args.delay_ms, plan.lockfile_runs
+        );
+        report.info("Lockfile", format!("{what}, nginx"), r.describe_nginx());
+        report.info("Lockfile", format!("{what}, raktar"), r.describe_raktar());
+        report.info(
+            "Lockfile",
+            "TCP connections per run through the proxy, nginx / raktar",
+            format!(
+                "{:.1} / {:.1}",
+                proxy_nginx.connections() as f64 / runs as f64,
+                proxy_raktar.connections() as f64 / runs as f64
+            ),
+        );
+        let ratio = r.ratio();
+        report.check(
+            "Lockfile",
+            format!("raktar / nginx lockfile time, {} ms added each way", args.delay_ms),
+            format!("{ratio:.2}x"),
+            "<= 0.50x",
+            ratio <= 0.50,
+        );
+    }
     Ok(())
 }
