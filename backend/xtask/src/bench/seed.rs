@@ -6,9 +6,10 @@ use std::fmt;
 use std::io::Write as _;
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, ensure};
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use raktar_core::testkit::fixtures;
 use serde_json::{Value, json};
 
 /// SplitMix64: small, deterministic, good enough for test data.
@@ -205,12 +206,12 @@ impl Release {
         });
         let json = serde_json::to_vec(&metadata).context("encoding publish metadata")?;
         let tarball = self.tarball()?;
-        let mut body = Vec::with_capacity(8 + json.len() + tarball.len());
-        body.extend_from_slice(&u32::try_from(json.len())?.to_le_bytes());
-        body.extend_from_slice(&json);
-        body.extend_from_slice(&u32::try_from(tarball.len())?.to_le_bytes());
-        body.extend_from_slice(&tarball);
-        Ok(body)
+        // The testkit's framing (the same one the publish tests send).
+        ensure!(
+            u32::try_from(json.len()).is_ok() && u32::try_from(tarball.len()).is_ok(),
+            "publish body part too large"
+        );
+        Ok(fixtures::frame(&json, &tarball))
     }
 
     /// A gzip tarball with `{name}-{vers}/Cargo.toml`, `src/lib.rs` and the README.
