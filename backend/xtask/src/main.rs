@@ -11,7 +11,6 @@
 
 mod bench;
 mod serve;
-mod upstream_bench;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -30,7 +29,7 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Measure the pull-through cache's overhead (resolve and fetch through a warm cache vs.
     /// directly against the upstream) and print a Markdown table.
-    BenchUpstream(upstream_bench::UpstreamBenchArgs),
+    BenchUpstream(bench::upstream::UpstreamBenchArgs),
     /// Build the web UI when needed, then run `raktar serve --ui-dir frontend/dist` (release).
     Serve(serve::ServeArgs),
 }
@@ -50,7 +49,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let command = match cli.command {
         Command::Serve(args) => return serve::run(args),
-        Command::BenchUpstream(args) => return upstream_bench::run_bench(args),
+        Command::BenchUpstream(args) => return bench::upstream::run_bench(args),
         other => other,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

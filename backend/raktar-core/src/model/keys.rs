@@ -102,12 +102,17 @@ pub fn catalog_shard_pk(shard: u32) -> String {
 
 /// Stable shard of a name (FNV-1a, independent of the process).
 pub fn catalog_shard(name: &NormalizedName) -> u32 {
+    fnv_shard(name.as_str(), CATALOG_SHARDS)
+}
+
+/// FNV-1a of `s` modulo `shards`: the same shard in every process and every version.
+fn fnv_shard(s: &str, shards: u32) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
-    for b in name.as_str().bytes() {
+    for b in s.bytes() {
         h ^= u32::from(b);
         h = h.wrapping_mul(0x0100_0193);
     }
-    h % CATALOG_SHARDS
+    h % shards
 }
 
 /// GSI1 keys of an owner item: crates by owner.
@@ -291,12 +296,7 @@ pub fn upstream_crate_shard_pk(shard: u32) -> String {
 
 /// Stable shard of an upstream name (FNV-1a, like the catalog's).
 pub fn upstream_shard(lowercase: &str) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in lowercase.bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h % UPSTREAM_SHARDS
+    fnv_shard(lowercase, UPSTREAM_SHARDS)
 }
 
 /// The pull-through cache's counters (sizes, hits, misses): atomic `ADD`s.

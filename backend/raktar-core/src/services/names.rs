@@ -61,8 +61,7 @@ const MAX_NOTE_BYTES: usize = 500;
 /// The spellings the upstream may hold for one name: as written (lowercase), all `-`, all `_`.
 pub fn upstream_spellings(name: &CrateName) -> Vec<String> {
     let lower = name.as_str().to_ascii_lowercase();
-    let mut out = vec![lower.clone(), lower.replace('_', "-"), lower.replace('-', "_")];
-    out.dedup();
+    let mut out = vec![lower.replace('_', "-"), lower.replace('-', "_"), lower];
     out.sort();
     out.dedup();
     out

@@ -28,7 +28,7 @@ pub async fn config(State(state): State<AppState>, auth: Auth) -> Result<Respons
         .into_response())
 }
 
-fn cache_control(state: &AppState) -> &'static str {
+pub(super) fn cache_control(state: &AppState) -> &'static str {
     if state.registry.config().auth_required { "private, no-cache" } else { "public, no-cache" }
 }
 
@@ -78,7 +78,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
     }
 }
 
-fn set_etag(r: &mut Response, etag: &str, cache_control: &'static str) {
+pub(super) fn set_etag(r: &mut Response, etag: &str, cache_control: &'static str) {
     if let Ok(v) = HeaderValue::from_str(etag) {
         r.headers_mut().insert(header::ETAG, v);
     }

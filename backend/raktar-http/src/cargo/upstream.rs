@@ -14,7 +14,7 @@ use raktar_core::services::upstream::CacheStatus;
 use serde_json::json;
 
 use super::api::download_response;
-use super::index::IfNoneMatch;
+use super::index::{IfNoneMatch, cache_control, set_etag};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -24,10 +24,6 @@ pub const CACHE_HEADER: HeaderName = HeaderName::from_static("x-raktar-upstream"
 
 fn login_error(state: &AppState) -> impl Fn(DomainError) -> ApiError + '_ {
     move |e| ApiError::new(e).with_login_url(state.login_url())
-}
-
-fn cache_control(state: &AppState) -> &'static str {
-    if state.registry.config().auth_required { "private, no-cache" } else { "public, no-cache" }
 }
 
 fn mark(mut r: Response, status: CacheStatus) -> Response {
@@ -65,17 +61,13 @@ pub async fn file(
     };
     let inm = if_none_match.as_ref().and_then(|v| v.to_str().ok());
     let answer = state.registry.upstream_index_file(auth.principal(), &name, inm).await.map_err(login_error(&state))?;
-    let cc = HeaderValue::from_static(cache_control(&state));
     let (mut r, etag) = match answer.file {
         IndexFile::NotModified { etag } => (StatusCode::NOT_MODIFIED.into_response(), etag),
         IndexFile::Full { etag, body } => {
             (([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response(), etag)
         }
     };
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        r.headers_mut().insert(header::ETAG, v);
-    }
-    r.headers_mut().insert(header::CACHE_CONTROL, cc);
+    set_etag(&mut r, &etag, cache_control(&state));
     Ok(mark(r, answer.status))
 }
 

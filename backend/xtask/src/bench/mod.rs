@@ -23,6 +23,7 @@ mod procs;
 mod raw;
 mod report;
 mod seed;
+pub mod upstream;
 mod wrk;
 
 use std::collections::HashSet;

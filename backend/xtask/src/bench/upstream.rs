@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
 
+use super::cargo::cargo_bin;
+use super::procs::run_captured as run;
+
 /// Options of `cargo xtask bench-upstream`.
 #[derive(clap::Args, Debug)]
 pub struct UpstreamBenchArgs {
@@ -30,10 +33,6 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn cargo_bin() -> PathBuf {
-    std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
-}
-
 /// A command with no `CARGO_*` settings or proxies inherited from the outer cargo.
 fn clean(mut cmd: Command) -> Command {
     for (key, _) in std::env::vars_os() {
@@ -44,18 +43,6 @@ fn clean(mut cmd: Command) -> Command {
     }
     cmd.env("CARGO_TERM_COLOR", "never").env("CARGO_TERM_PROGRESS_WHEN", "never");
     cmd
-}
-
-fn run(mut cmd: Command, what: &str) -> Result<String> {
-    let out = cmd.stdin(Stdio::null()).output().with_context(|| format!("running {what}"))?;
-    ensure!(
-        out.status.success(),
-        "{what} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
