@@ -101,6 +101,48 @@ test("search ranks like cargo search and pages through results", async ({ page }
   await expectAccessible(page);
 });
 
+test("search as you type: suggestions while typing, walked with the keyboard", async ({ page }) => {
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await page.goto("/");
+  const box = page.getByRole("combobox", { name: "Search crates" });
+  const list = page.getByRole("listbox", { name: "Matching crates" });
+  await box.click();
+  await page.keyboard.type("pager");
+  await expect(box).toHaveAttribute("aria-expanded", "true");
+  await expect(list).toHaveAttribute("data-query", "pager");
+  await expect(list.getByRole("option")).toHaveCount(8);
+  await expect(page.getByText("25 crates: Enter shows them all.")).toBeVisible();
+  await shootBothThemes(page, "search-suggestions");
+  // Each keystroke narrows the list; the exact name comes first.
+  await page.keyboard.type("-07");
+  await expect(list).toHaveAttribute("data-query", "pager-07");
+  await expect(list.getByRole("option").first()).toContainText("pager-07");
+  // Down highlights the first suggestion, Enter opens it.
+  await page.keyboard.press("ArrowDown");
+  const first = list.getByRole("option").first();
+  await expect(first).toHaveAttribute("aria-selected", "true");
+  await expect(box).toHaveAttribute("aria-activedescendant", (await first.getAttribute("id")) ?? "");
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/\/crates\/pager-07$/);
+  await expect(page.getByRole("heading", { name: "pager-07", level: 1 })).toBeVisible();
+  await expect(box).toHaveAttribute("aria-expanded", "false");
+  // Escape closes the list; nothing found says so; a click opens a suggestion.
+  await box.fill("e2e-co");
+  await expect(list).toHaveAttribute("data-query", "e2e-co");
+  await page.keyboard.press("Escape");
+  await expect(box).toHaveAttribute("aria-expanded", "false");
+  await box.fill("no-such-thing-anywhere");
+  await expect(page.getByText("No crates match “no-such-thing-anywhere”.")).toBeVisible();
+  await box.fill("e2e-core");
+  await list.getByRole("option", { name: /^e2e-core/ }).click();
+  await expect(page).toHaveURL(/\/crates\/e2e-core$/);
+  // Enter without a highlighted suggestion shows every result.
+  await box.fill("pager");
+  await expect(list).toHaveAttribute("data-query", "pager");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Results for “pager”" })).toBeVisible();
+});
+
 test("categories filter the search, kept in the URL with the query and sort", async ({ page }) => {
   await page.setViewportSize({ width: 1200, height: 900 });
   await page.goto("/");

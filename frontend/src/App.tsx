@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import { lazy, Suspense, useEffect, useMemo, useRef, useState } from "react";
 import { Link, NavLink, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 import { Provider } from "urql";
 import { makeClient } from "./client";
@@ -6,6 +6,7 @@ import { signInUrl, useSession } from "./session";
 import Home from "./pages/Home";
 import Search from "./pages/Search";
 import NotFound from "./pages/NotFound";
+import { SearchBox } from "./SearchBox";
 
 const CratePage = lazy(() => import("./pages/CratePage"));
 const UserPage = lazy(() => import("./pages/UserPage"));
@@ -63,11 +64,6 @@ function Header() {
   const { session, signOut } = useSession();
   const location = useLocation();
   const navigate = useNavigate();
-  const [q, setQ] = useState("");
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    navigate(`/search?q=${encodeURIComponent(q.trim())}`);
-  };
   return (
     <header className="site-header">
       <a href="#main" className="skip-link">
@@ -76,18 +72,7 @@ function Header() {
       <Link to="/" className="brand">
         Raktar
       </Link>
-      <form role="search" onSubmit={submit} className="header-search">
-        <label htmlFor="header-q" className="visually-hidden">
-          Search crates
-        </label>
-        <input
-          id="header-q"
-          type="search"
-          placeholder="Search crates"
-          value={q}
-          onChange={(e) => setQ(e.target.value)}
-        />
-      </form>
+      <SearchBox />
       <nav aria-label="Account" className="account">
         {session.status === "signed-in" ? (
           <>
