@@ -15,8 +15,14 @@ use raktar_store::{FsBlobStore, SqliteItemStore};
 use tower::ServiceExt;
 
 struct Env {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     state: AppState,
+}
+
+impl Env {
+    fn state_ui_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("dist")
+    }
 }
 
 fn env(with_ui: bool) -> Env {
@@ -31,7 +37,7 @@ fn env(with_ui: bool) -> Env {
     std::fs::write(ui.join("favicon.svg"), "<svg/>").unwrap();
     std::fs::write(dir.path().join("secret.txt"), "secret").unwrap();
     let state = AppState::new(registry, "http://127.0.0.1:3000").with_ui_dir(with_ui.then_some(ui));
-    Env { _dir: dir, state }
+    Env { dir, state }
 }
 
 struct Reply {
@@ -87,6 +93,49 @@ async fn assets_are_immutable_and_never_fall_back_to_the_shell() {
     assert_eq!(head.status, StatusCode::OK);
     assert!(head.body.is_empty());
     assert_eq!(call(&env, Method::POST, "/crates/x").await.status, StatusCode::NOT_FOUND);
+}
+
+async fn call_gzip(env: &Env, path: &str, accept: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let req = Request::builder().uri(path).header(header::ACCEPT_ENCODING, accept).body(Body::empty()).unwrap();
+    let resp = router(env.state.clone()).oneshot(req).await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    (status, headers, resp.into_body().collect().await.unwrap().to_bytes().to_vec())
+}
+
+fn gunzip(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(bytes), &mut out).unwrap();
+    out
+}
+
+#[tokio::test]
+async fn text_files_are_gzipped_for_clients_that_accept_it() {
+    let env = env(true);
+    for _ in 0..2 {
+        // The second answer comes from the in-memory copy.
+        let (status, headers, body) = call_gzip(&env, "/assets/index-abc123.js", "gzip, deflate, br").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(headers[header::VARY], "accept-encoding");
+        assert_eq!(headers[header::CONTENT_LENGTH], body.len().to_string().as_str());
+        assert_eq!(gunzip(&body), "console.log(1)");
+    }
+    let (_, headers, body) = call_gzip(&env, "/crates/serde", "gzip").await;
+    assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+    assert!(gunzip(&body).contains("<title>Raktar</title>"));
+    // Refused or not offered: the plain bytes.
+    for accept in ["gzip;q=0", "br", "identity"] {
+        let (_, headers, body) = call_gzip(&env, "/assets/index-abc123.js", accept).await;
+        assert!(headers.get(header::CONTENT_ENCODING).is_none(), "{accept}");
+        assert_eq!(headers[header::VARY], "accept-encoding");
+        assert_eq!(body, b"console.log(1)");
+    }
+    // A changed file is compressed again (the copy follows the file).
+    let ui = env.state_ui_dir();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(ui.join("assets/index-abc123.js"), "console.log(2)").unwrap();
+    let (_, _, body) = call_gzip(&env, "/assets/index-abc123.js", "gzip").await;
+    assert_eq!(gunzip(&body), "console.log(2)");
 }
 
 #[tokio::test]
