@@ -30,6 +30,9 @@ enum Command {
     /// Measure the pull-through cache's overhead (resolve and fetch through a warm cache vs.
     /// directly against the upstream) and print a Markdown table.
     BenchUpstream(bench::upstream::UpstreamBenchArgs),
+    /// Measure the web UI's budgets in headless Chromium (initial JavaScript, the crate page's
+    /// largest contentful paint, search as you type at 10,000 crates) and print a Markdown table.
+    BenchUi(bench::ui::UiBenchArgs),
     /// Build the web UI when needed, then run `raktar serve --ui-dir frontend/dist` (release).
     Serve(serve::ServeArgs),
 }
@@ -61,6 +64,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         match command {
             Command::Serve(_) | Command::BenchUpstream(_) => Ok(()),
             Command::Bench(args) => bench::run(args).await,
+            Command::BenchUi(args) => bench::ui::run(args).await,
         }
     })
 }

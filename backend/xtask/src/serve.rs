@@ -1,5 +1,5 @@
 //! `cargo xtask serve [ARGS...]`: builds the web UI when `frontend/dist` is missing or older than
-//! its sources (`npm ci && npm run build` in `frontend/`), then runs
+//! its sources (`npm ci` when needed, `npm run build` in `frontend/`), then runs
 //! `cargo run --release -p raktar -- serve --ui-dir frontend/dist ARGS...`.
 
 use std::path::{Path, PathBuf};
@@ -18,17 +18,7 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let root = workspace_root()?;
-    let frontend = root.join("frontend");
-    let dist = frontend.join("dist");
-    if needs_build(&frontend, &dist)? {
-        println!("Building the web UI (npm ci && npm run build in frontend/)");
-        if !frontend.join("node_modules").is_dir()
-            || newest(&frontend.join("package-lock.json"))? > newest(&frontend.join("node_modules"))?
-        {
-            run_step(Command::new("npm").arg("ci").current_dir(&frontend), "npm ci")?;
-        }
-        run_step(Command::new("npm").args(["run", "build"]).current_dir(&frontend), "npm run build")?;
-    }
+    let dist = ensure_ui_built(&root)?;
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["run", "--release", "-p", "raktar", "--", "serve", "--ui-dir"])
         .arg(&dist)
@@ -38,6 +28,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("starting cargo run")?;
     if !status.success() {
         bail!("raktar serve exited with {status}");
+    }
+    Ok(())
+}
+
+/// Builds the web UI when `frontend/dist` is missing or older than its sources (installing the
+/// node modules first when they are missing or older than the lockfile); returns `frontend/dist`.
+pub fn ensure_ui_built(root: &Path) -> anyhow::Result<PathBuf> {
+    let frontend = root.join("frontend");
+    let dist = frontend.join("dist");
+    ensure_node_modules(&frontend)?;
+    if needs_build(&frontend, &dist)? {
+        println!("Building the web UI (npm run build in frontend/)");
+        run_step(Command::new("npm").args(["run", "build"]).current_dir(&frontend), "npm run build")?;
+    }
+    Ok(dist)
+}
+
+/// `npm ci` in `frontend` when its node modules are missing or older than the lockfile.
+pub fn ensure_node_modules(frontend: &Path) -> anyhow::Result<()> {
+    if !frontend.join("node_modules").is_dir()
+        || newest(&frontend.join("package-lock.json"))? > newest(&frontend.join("node_modules"))?
+    {
+        run_step(Command::new("npm").arg("ci").current_dir(frontend), "npm ci")?;
     }
     Ok(())
 }

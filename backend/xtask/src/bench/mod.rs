@@ -23,6 +23,7 @@ mod procs;
 mod raw;
 mod report;
 mod seed;
+pub mod ui;
 pub mod upstream;
 mod wrk;
 
@@ -438,7 +439,7 @@ fn free_port() -> Result<u16> {
 }
 
 /// Starts `raktar serve` and waits for its "listening on" line.
-async fn start_raktar(setup: &Setup, data: &Path) -> Result<(Service, String)> {
+async fn start_raktar(setup: &Setup, data: &Path, extra: &[&std::ffi::OsStr]) -> Result<(Service, String)> {
     let port = free_port()?;
     let log = fs::File::create(&setup.raktar_log).with_context(|| format!("creating {:?}", setup.raktar_log))?;
     let mut cmd = Command::new(&setup.raktar);
@@ -449,6 +450,7 @@ async fn start_raktar(setup: &Setup, data: &Path) -> Result<(Service, String)> {
         .arg(data)
         .arg("--public-url")
         .arg(format!("http://127.0.0.1:{port}"))
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -655,7 +657,7 @@ async fn start_server(setup: &Setup, report: &mut Report) -> Result<Started> {
         !token.is_empty() && !token.contains(char::is_whitespace),
         "raktar token create printed {token:?}, expected only the token"
     );
-    let (server, base) = start_raktar(setup, data.as_path()).await?;
+    let (server, base) = start_raktar(setup, data.as_path(), &[]).await?;
     let server_pid = server.pid();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = procs::status_bytes(server_pid, "VmRSS").unwrap_or(0);
@@ -858,6 +860,29 @@ struct Running<'a> {
     nginx: Option<&'a (nginx::Nginx, Client)>,
 }
 
+/// Publishes `releases` with `concurrency` publishes in flight, starting no new one after
+/// `deadline`; returns how many were published.
+async fn publish_concurrently(
+    client: &Client,
+    releases: &[seed::Release],
+    concurrency: usize,
+    deadline: Instant,
+) -> Result<usize> {
+    let bodies = releases.iter().map(seed::Release::publish_body).collect::<Result<Vec<_>>>()?;
+    let results: Vec<Result<()>> =
+        futures::stream::iter(bodies.into_iter().take_while(move |_| Instant::now() < deadline))
+            .map(|body| {
+                let c = client.clone();
+                async move { c.publish(body).await }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+    let done = results.len();
+    results.into_iter().collect::<Result<Vec<()>>>()?;
+    Ok(done)
+}
+
 /// Step 6: a search corpus published concurrently on top of the realistic registry (adding to
 /// `crates_total`), then search latency through the API and `cargo search` end to end.
 async fn search(
@@ -872,24 +897,12 @@ async fn search(
     let existing: HashSet<String> = registry.crates.iter().map(|c| seed::normalized(c)).collect();
     let corpus = seed::search_corpus(plan.search_total.saturating_sub(*crates_total), &existing);
     step(&format!("seeding {} more crates for search ({} publishes in flight)", corpus.len(), plan.seed_concurrency));
-    let bodies = corpus.iter().map(seed::Release::publish_body).collect::<Result<Vec<_>>>()?;
-    let wanted = bodies.len();
+    let wanted = corpus.len();
     let started = Instant::now();
-    let deadline = started + plan.seed_budget;
-    let results: Vec<Result<()>> =
-        futures::stream::iter(bodies.into_iter().take_while(move |_| Instant::now() < deadline))
-            .map(|body| {
-                let c = server.client.clone();
-                async move { c.publish(body).await }
-            })
-            .buffer_unordered(plan.seed_concurrency)
-            .collect()
-            .await;
+    let done = publish_concurrently(server.client, &corpus, plan.seed_concurrency, started + plan.seed_budget)
+        .await
+        .context("seeding the search corpus")?;
     let elapsed = started.elapsed();
-    let done = results.len();
-    if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
-        return Err(e.context("seeding the search corpus"));
-    }
     *crates_total += done;
     report.info(
         "Seeding",
