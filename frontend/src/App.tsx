@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, useMemo, useRef, useState } from "react";
+import { Suspense, useEffect, useMemo, useRef, useState } from "react";
 import { Link, NavLink, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 import { Provider } from "urql";
 import { makeClient } from "./client";
@@ -7,15 +7,38 @@ import Home from "./pages/Home";
 import Search from "./pages/Search";
 import NotFound from "./pages/NotFound";
 import { SearchBox } from "./SearchBox";
+import { lazyWithPreload } from "./lib/lazy";
+import { TrustedPublishing } from "./lib/lazyPages";
 
-const CratePage = lazy(() => import("./pages/CratePage"));
-const UserPage = lazy(() => import("./pages/UserPage"));
-const Tokens = lazy(() => import("./pages/Tokens"));
-const SignIn = lazy(() => import("./pages/SignIn"));
-const Account = lazy(() => import("./pages/Account"));
-const AdminUsers = lazy(() => import("./pages/AdminUsers"));
-const AdminAudit = lazy(() => import("./pages/AdminAudit"));
-const AdminUpstream = lazy(() => import("./pages/AdminUpstream"));
+const CratePage = lazyWithPreload(() => import("./pages/CratePage"));
+const UserPage = lazyWithPreload(() => import("./pages/UserPage"));
+const Tokens = lazyWithPreload(() => import("./pages/Tokens"));
+const SignIn = lazyWithPreload(() => import("./pages/SignIn"));
+const Account = lazyWithPreload(() => import("./pages/Account"));
+const AdminUsers = lazyWithPreload(() => import("./pages/AdminUsers"));
+const AdminAudit = lazyWithPreload(() => import("./pages/AdminAudit"));
+const AdminUpstream = lazyWithPreload(() => import("./pages/AdminUpstream"));
+
+/**
+ * The code of the page opened directly, loading while the session is checked rather than after it
+ * (the crate page loads its README renderer itself, once its query is on its way). main.tsx shows
+ * the app once both are there: a page whose code is still missing would suspend, and React holds a
+ * suspended page back for up to 300 ms after its fallback appears.
+ */
+export const firstPageReady: Promise<unknown> = (() => {
+  const path = window.location.pathname;
+  if (path.startsWith("/crates/")) return Promise.all([CratePage.preload(), TrustedPublishing.preload()]);
+  if (path.startsWith("/users/")) return UserPage.preload();
+  const pages: Record<string, { preload: () => Promise<unknown> }> = {
+    "/tokens": Tokens,
+    "/signin": SignIn,
+    "/account": Account,
+    "/admin/users": AdminUsers,
+    "/admin/audit": AdminAudit,
+    "/admin/upstream": AdminUpstream,
+  };
+  return pages[path]?.preload() ?? Promise.resolve();
+})();
 
 type Theme = "light" | "dark";
 

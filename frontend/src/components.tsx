@@ -2,6 +2,7 @@ import { useState, type ReactNode } from "react";
 import { Link, useLocation } from "react-router-dom";
 import type { CombinedError } from "urql";
 import { signInUrl, useSession } from "./session";
+import { formatCount } from "./lib/versions";
 
 export function Loading({ what }: { what: string }) {
   return (
@@ -90,7 +91,7 @@ export function CrateList({
           </Link>{" "}
           <span className="version">{c.maxVersion}</span>
           {c.description && <p>{c.description}</p>}
-          <span className="muted">{c.downloads.total.toLocaleString("en")} downloads</span>
+          <span className="muted">{formatCount(c.downloads.total)} downloads</span>
         </li>
       ))}
     </ul>

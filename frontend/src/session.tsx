@@ -53,14 +53,33 @@ interface SessionContextValue {
 
 const SessionContext = createContext<SessionContextValue | null>(null);
 
-export function SessionProvider({ children }: { children: ReactNode }) {
+/**
+ * Provides the session. `initial` is a session check already under way (main.tsx starts it before
+ * React renders, so the first page's queries do not wait for React to start it).
+ */
+export function SessionProvider({
+  children,
+  initial,
+}: {
+  children: ReactNode;
+  initial?: Promise<SessionState>;
+}) {
   const [session, setSession] = useState<SessionState>({ status: "loading" });
   const refresh = useCallback(async () => {
     setSession(await fetchSession());
   }, []);
   useEffect(() => {
+    if (initial) {
+      let live = true;
+      void initial.then((s) => {
+        if (live) setSession(s);
+      });
+      return () => {
+        live = false;
+      };
+    }
     void refresh();
-  }, [refresh]);
+  }, [initial, refresh]);
   const signOut = useCallback(async () => {
     if (session.status === "signed-in") {
       await fetch("/auth/signout", {

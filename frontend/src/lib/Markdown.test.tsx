@@ -1,6 +1,7 @@
+// @vitest-environment jsdom
 import { describe, expect, it } from "vitest";
 import { renderToStaticMarkup } from "react-dom/server";
-import Markdown from "./Markdown";
+import Markdown, { readmeParts, renderReadme } from "./Markdown";
 
 const hostile = `# Evil
 
@@ -57,5 +58,63 @@ describe("Markdown", () => {
   it("drops relative links when there is no repository", () => {
     const out = renderToStaticMarkup(<Markdown source="[x](docs/a.md)" />);
     expect(out).not.toContain("href");
+  });
+
+  it("keeps attribute injection, autolinks and raw HTML in link text harmless", () => {
+    const out = renderReadme(
+      [
+        '[x](https://a.example/" onmouseover="alert(1))',
+        "<javascript:alert(1)>",
+        '[ref][r] and [t](https://a.example "say \\"hi\\" <b>")',
+        "[<img src=x onerror=alert(1)>](https://a.example)",
+        "",
+        "[r]: javascript:alert(2)",
+      ].join("\n"),
+      null,
+    );
+    const doc = new DOMParser().parseFromString(out, "text/html");
+    expect(doc.querySelectorAll("img, script, iframe, input").length).toBe(0);
+    for (const el of doc.querySelectorAll("*")) {
+      expect([...el.attributes].filter((x) => x.name.startsWith("on"))).toEqual([]);
+    }
+    expect(doc.querySelectorAll("a").length).toBeGreaterThan(0);
+    for (const a of doc.querySelectorAll("a")) {
+      expect(a.getAttribute("href") ?? "").toMatch(/^(https?:|mailto:|#)/);
+      expect(a.getAttribute("rel")).toBe("nofollow noopener noreferrer");
+      expect(
+        [...a.attributes]
+          .map((x) => x.name)
+          .every((n) => ["href", "title", "rel", "target", "class"].includes(n)),
+      ).toBe(true);
+    }
+  });
+
+  it("renders tables, task lists and code blocks", () => {
+    const out = renderReadme(
+      "| a | b |\n|:--|--:|\n| 1 | 2 |\n\n- [x] done\n- [ ] todo\n\n```rust\nfn main() {}\n```\n",
+      null,
+    );
+    expect(out).toContain("<table>");
+    expect(out).toMatch(/<th align="left">a<\/th>/);
+    expect(out).toContain('<span class="task done" aria-label="done">☑</span> done');
+    expect(out).not.toContain("<input");
+    expect(out).toContain('<code class="language-rust">fn main() {}');
+  });
+
+  it("renders a long README in two parts that together are the whole", () => {
+    const block = (i: number) =>
+      `## Part ${i}\n\nSee [the guide][guide] and [item ${i}](docs/${i}.md).\n\n- a\n- b\n`;
+    const source =
+      Array.from({ length: 600 }, (_, i) => block(i)).join("\n") + "\n[guide]: https://docs.example/guide\n";
+    const parts = readmeParts(source, "https://github.com/acme/widget");
+    expect(parts.hasTail).toBe(true);
+    const whole = renderReadme(source, "https://github.com/acme/widget");
+    expect(parts.head.length).toBeLessThan(whole.length / 4);
+    expect(parts.head + parts.tail()).toBe(whole);
+    // Link definitions at the end serve the first part too.
+    expect(parts.head).toContain('href="https://docs.example/guide"');
+    const short = readmeParts("# Small", null);
+    expect(short.hasTail).toBe(false);
+    expect(short.tail()).toBe("");
   });
 });

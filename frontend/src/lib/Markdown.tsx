@@ -1,49 +1,161 @@
-// The README renderer (a lazily loaded chunk). Markdown only: raw HTML in a README is never
-// rendered (react-markdown drops it without rehype-raw), rehype-sanitize cleans what Markdown
-// produces (no event handlers, no `javascript:` URLs, `user-content-` prefixed ids), and images
-// are never loaded: each becomes a link the reader can follow.
-import ReactMarkdown, { type Components } from "react-markdown";
-import rehypeSanitize from "rehype-sanitize";
+// The README renderer (a lazily loaded chunk): marked turns the Markdown into HTML, DOMPurify
+// keeps only an allowlist of it, React inserts the result. Raw HTML in a README is never rendered
+// (marked's HTML tokens are dropped), so nothing a README says runs or loads: no scripts, no event
+// handlers, no `javascript:`/`data:` URLs (only http, https, mailto and fragments survive), no
+// styles, frames or forms, and images are never loaded: each becomes a link the reader can follow.
+import DOMPurify from "dompurify";
+import { Marked, type Tokens } from "marked";
+import { useMemo } from "react";
 import { readmeBase, resolveLink } from "./links";
+import { useAfterPaint } from "./paint";
 
 export interface MarkdownProps {
   source: string;
   repository?: string | null;
 }
 
-export default function Markdown({ source, repository }: MarkdownProps) {
-  const base = readmeBase(repository);
-  // README headings sit below the page's own headings (h2 "README").
-  const components: Components = {
-    h1: ({ children }) => <h3>{children}</h3>,
-    h2: ({ children }) => <h4>{children}</h4>,
-    h3: ({ children }) => <h5>{children}</h5>,
-    h4: ({ children }) => <h6>{children}</h6>,
-    h5: ({ children }) => <h6>{children}</h6>,
-    a({ href, children }) {
-      const url = resolveLink(href, base);
-      if (!url) return <span className="dead-link">{children}</span>;
-      if (url.startsWith("#")) return <a href={url}>{children}</a>;
-      return (
-        <a href={url} rel="nofollow noopener noreferrer" target="_blank">
-          {children}
-        </a>
-      );
+/** What sanitizing keeps (everything else goes, its text kept where it has any). */
+const PURIFY = {
+  ALLOWED_TAGS: [
+    "a",
+    "blockquote",
+    "br",
+    "code",
+    "del",
+    "em",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "input",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "span",
+    "strong",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+  ],
+  ALLOWED_ATTR: ["href", "title", "class", "rel", "target", "align", "start", "aria-label"],
+  // Any attribute value with a scheme must be http(s) or mailto (DOMPurify applies this to every
+  // attribute value, so plain words such as "nofollow" must pass too).
+  ALLOWED_URI_REGEXP: /^(?:(?:https?|mailto):|[^a-z]|[a-z+.-]+(?:[^a-z+.\-:]|$))/i,
+  ALLOW_DATA_ATTR: false,
+};
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Source characters of a README rendered before the first paint (about a screenful). */
+const FIRST_PART = 4000;
+
+function readmeRenderer(base: URL | null): Marked {
+  const marked = new Marked({ gfm: true, async: false });
+  marked.use({
+    renderer: {
+      // Raw HTML is never rendered.
+      html: () => "",
+      // README headings sit below the page's own headings (h2 "README").
+      heading({ tokens, depth }: Tokens.Heading) {
+        const level = Math.min(depth + 2, 6);
+        return `<h${level}>${this.parser.parseInline(tokens)}</h${level}>\n`;
+      },
+      link({ href, title, tokens }: Tokens.Link) {
+        const inner = this.parser.parseInline(tokens);
+        const url = resolveLink(href, base);
+        if (!url) return `<span class="dead-link">${inner}</span>`;
+        const titled = title ? ` title="${escapeHtml(title)}"` : "";
+        if (url.startsWith("#")) return `<a href="${escapeHtml(url)}"${titled}>${inner}</a>`;
+        return `<a href="${escapeHtml(url)}"${titled} rel="nofollow noopener noreferrer" target="_blank">${inner}</a>`;
+      },
+      // Task list items: a mark, not a form control.
+      checkbox({ checked }: Tokens.Checkbox) {
+        return checked
+          ? '<span class="task done" aria-label="done">☑</span> '
+          : '<span class="task" aria-label="to do">☐</span> ';
+      },
+      // Column alignment as an attribute (styles are not kept).
+      tablecell(token: Tokens.TableCell) {
+        const tag = token.header ? "th" : "td";
+        const align = token.align ? ` align="${token.align}"` : "";
+        return `<${tag}${align}>${this.parser.parseInline(token.tokens)}</${tag}>\n`;
+      },
+      image({ href, text }: Tokens.Image) {
+        const url = resolveLink(href, base);
+        const label = escapeHtml(`Image: ${text || "untitled"}`);
+        if (!url || url.startsWith("#")) return `<span class="readme-image">${label}</span>`;
+        const host = escapeHtml(new URL(url).host);
+        return `<a class="readme-image" href="${escapeHtml(url)}" rel="nofollow noopener noreferrer" target="_blank">${label} (not loaded, opens ${host})</a>`;
+      },
     },
-    img({ src, alt }) {
-      const url = typeof src === "string" ? resolveLink(src, base) : null;
-      const label = `Image: ${alt || "untitled"}`;
-      if (!url || url.startsWith("#")) return <span className="readme-image">{label}</span>;
-      return (
-        <a className="readme-image" href={url} rel="nofollow noopener noreferrer" target="_blank">
-          {label} (not loaded, opens {new URL(url).host})
-        </a>
-      );
-    },
+  });
+  return marked;
+}
+
+/**
+ * A README in two parts: `head`, its first blocks (about a screenful), rendered at once, and
+ * `tail()`, the rest, rendered when asked. Both are sanitized HTML; together they are exactly
+ * `renderReadme` (blocks render independently; link definitions are shared).
+ */
+export interface ReadmeParts {
+  head: string;
+  hasTail: boolean;
+  tail: () => string;
+}
+
+export function readmeParts(source: string, repository?: string | null): ReadmeParts {
+  const marked = readmeRenderer(readmeBase(repository));
+  const tokens = marked.lexer(source);
+  let split = 0;
+  for (let size = 0; split < tokens.length && size < FIRST_PART; split++)
+    size += tokens[split]?.raw.length ?? 0;
+  const part = (from: number, to?: number) =>
+    DOMPurify.sanitize(marked.parser(Object.assign(tokens.slice(from, to), { links: tokens.links })), PURIFY);
+  let tail: string | null = null;
+  return {
+    head: part(0, split),
+    hasTail: split < tokens.length,
+    tail: () => (tail ??= split < tokens.length ? part(split) : ""),
   };
+}
+
+/** The README as sanitized HTML, its links resolved against `repository`. */
+export function renderReadme(source: string, repository?: string | null): string {
+  const marked = readmeRenderer(readmeBase(repository));
+  return DOMPurify.sanitize(marked.parse(source) as string, PURIFY);
+}
+
+/** The last READMEs rendered (a page re-mounting its README, or switching back, renders it once). */
+const rendered: { source: string; repository: string | null; parts: ReadmeParts }[] = [];
+
+function cachedParts(source: string, repository: string | null): ReadmeParts {
+  const hit = rendered.find((r) => r.source === source && r.repository === repository);
+  if (hit) return hit.parts;
+  const parts = readmeParts(source, repository);
+  rendered.unshift({ source, repository, parts });
+  rendered.length = Math.min(rendered.length, 4);
+  return parts;
+}
+
+export default function Markdown({ source, repository }: MarkdownProps) {
+  const parts = useMemo(() => cachedParts(source, repository ?? null), [source, repository]);
+  // The first blocks paint first; the rest follows right after.
+  const painted = useAfterPaint(parts.hasTail);
+  // Sanitized above: only the allowlisted tags and attributes remain.
   return (
-    <ReactMarkdown rehypePlugins={[rehypeSanitize]} components={components} skipHtml>
-      {source}
-    </ReactMarkdown>
+    <>
+      <div className="readme-body" dangerouslySetInnerHTML={{ __html: parts.head }} />
+      {parts.hasTail && painted && (
+        <div className="readme-body" dangerouslySetInnerHTML={{ __html: parts.tail() }} />
+      )}
+    </>
   );
 }

@@ -1,6 +1,8 @@
 // Turns daily download counts into bars of an SVG chart (a chart is drawn only when some day has
 // downloads: an all-zero series shows a sentence instead).
 
+import { formatCount } from "./versions";
+
 export interface Day {
   date: string;
   downloads: number;
@@ -49,7 +51,7 @@ export function chartSummary(days: readonly Day[]): string {
   let peak = days[0];
   for (const d of days) if (peak === undefined || d.downloads > peak.downloads) peak = d;
   const week = days.slice(-7).reduce((s, d) => s + Math.max(0, d.downloads), 0);
-  const fmt = (x: number) => x.toLocaleString("en");
+  const fmt = (x: number) => formatCount(x);
   return (
     `${fmt(total)} ${total === 1 ? "download" : "downloads"} in the last ${span}, ` +
     `${fmt(week)} in the last ${Math.min(7, n)}; the busiest day was ${peak?.date ?? ""} ` +

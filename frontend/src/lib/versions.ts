@@ -69,3 +69,11 @@ export function formatBytes(n: number): string {
 export function formatDate(iso: string): string {
   return iso.slice(0, 10);
 }
+
+// One formatter for every count on a page (a new one per call costs more than the formatting).
+const COUNT = new Intl.NumberFormat("en");
+
+/** A count with thousands separators: 12,345. */
+export function formatCount(n: number): string {
+  return COUNT.format(n);
+}

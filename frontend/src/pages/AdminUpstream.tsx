@@ -13,6 +13,7 @@ import {
 import { CodeBlock, Empty, ErrorState, Loading, describeError } from "../components";
 import { signInUrl, useSession } from "../session";
 import { useRegistry } from "../lib/registry";
+import { formatCount } from "../lib/versions";
 import { duration, humanBytes, percent, upstreamCargoConfig, utcMinute } from "./upstreamFormat";
 
 const MOST_FETCHED = 10;
@@ -159,13 +160,13 @@ function CacheFigures({
         <div>
           <dt>Index files</dt>
           <dd>
-            {cache.indexFiles.toLocaleString("en")} ({humanBytes(cache.indexBytes)})
+            {formatCount(cache.indexFiles)} ({humanBytes(cache.indexBytes)})
           </dd>
         </div>
         <div>
           <dt>Crate files</dt>
           <dd>
-            {cache.crateFiles.toLocaleString("en")} ({humanBytes(cache.crateBytes)})
+            {formatCount(cache.crateFiles)} ({humanBytes(cache.crateBytes)})
           </dd>
         </div>
         <div>
@@ -178,22 +179,19 @@ function CacheFigures({
         <div>
           <dt>Answers</dt>
           <dd>
-            {cache.hits.toLocaleString("en")} hits, {cache.revalidated.toLocaleString("en")} revalidated,{" "}
-            {cache.stale.toLocaleString("en")} stale, {cache.misses.toLocaleString("en")} misses
-            <span className="visually-hidden">
-              {" "}
-              ({cacheAnswers.toLocaleString("en")} answered from the cache)
-            </span>
+            {formatCount(cache.hits)} hits, {formatCount(cache.revalidated)} revalidated,{" "}
+            {formatCount(cache.stale)} stale, {formatCount(cache.misses)} misses
+            <span className="visually-hidden"> ({formatCount(cacheAnswers)} answered from the cache)</span>
           </dd>
         </div>
         <div>
           <dt>Upstream errors</dt>
-          <dd className={cache.errors > 0 ? "error" : undefined}>{cache.errors.toLocaleString("en")}</dd>
+          <dd className={cache.errors > 0 ? "error" : undefined}>{formatCount(cache.errors)}</dd>
         </div>
         <div>
           <dt>Refused files</dt>
           <dd className={cache.rejected > 0 ? "error" : undefined}>
-            {cache.rejected.toLocaleString("en")}
+            {formatCount(cache.rejected)}
             <span className="muted"> (checksum mismatch)</span>
           </dd>
         </div>
@@ -254,7 +252,7 @@ function CacheFigures({
                   <td>{c.name}</td>
                   <td>{c.version}</td>
                   <td>{humanBytes(c.size)}</td>
-                  <td>{c.downloads.toLocaleString("en")}</td>
+                  <td>{formatCount(c.downloads)}</td>
                   <td>{utcMinute(c.fetchedAt)}</td>
                   <td className="actions">
                     <button

@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, useRef, useState, type FormEvent } from "react";
+import { Suspense, useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { useMutation, useQuery } from "urql";
 import {
@@ -12,15 +12,14 @@ import {
 } from "../gql/graphql";
 import { CodeBlock, Empty, ErrorState, Loading, describeError } from "../components";
 import { groupDependencies, kindLabel } from "../lib/deps";
-import { formatBytes, formatDate, sortVersionsDesc } from "../lib/versions";
+import { formatBytes, formatCount, formatDate, sortVersionsDesc } from "../lib/versions";
 import { DownloadChart } from "../lib/DownloadChart";
 
 import { useRegistry } from "../lib/registry";
+import { Markdown, TrustedPublishing } from "../lib/lazyPages";
+import { useLoaded } from "../lib/lazy";
+import { useAfterPaint } from "../lib/paint";
 import { searchUrl } from "./Search";
-
-const Markdown = lazy(() => import("../lib/Markdown"));
-// Only owners and administrators see it: loaded when needed.
-const TrustedPublishing = lazy(() => import("./TrustedPublishing"));
 
 function installSnippets(name: string, version: string, registry: string) {
   return {
@@ -37,6 +36,11 @@ export default function CratePage() {
     query: CratePageDocument,
     variables: { name, version: version ?? "", hasVersion: version !== undefined },
   });
+  // The README renderer loads while the crate is fetched (after the query is sent: evaluating it
+  // earlier would hold the query back).
+  const ReadmeView = useLoaded(Markdown);
+  // The sections below the README follow the first paint.
+  const rest = useAfterPaint(!!data?.crate);
   if (fetching && !data) return <Loading what={`crate ${name}`} />;
   if (error) return <ErrorState error={error} />;
   const krate = data?.crate;
@@ -98,19 +102,25 @@ export default function CratePage() {
             <h2 id="readme-title">README</h2>
             {current.readme ? (
               <div className="readme">
-                <Suspense fallback={<Loading what="README" />}>
-                  <Markdown source={current.readme} repository={links.repository} />
-                </Suspense>
+                {ReadmeView ? (
+                  <ReadmeView source={current.readme} repository={links.repository} />
+                ) : (
+                  <Loading what="README" />
+                )}
               </div>
             ) : (
               <Empty>This version has no README.</Empty>
             )}
           </section>
-          <Dependencies deps={current.dependencies} />
-          <Features features={current.features} />
-          <Versions crate={krate.name} versions={versions} isOwner={isOwner} current={current.version} />
-          <Dependents key={krate.name} crate={krate.name} />
-          {krate.viewerCanManage && (
+          {rest && (
+            <>
+              <Dependencies deps={current.dependencies} />
+              <Features features={current.features} />
+              <Versions crate={krate.name} versions={versions} isOwner={isOwner} current={current.version} />
+              <Dependents key={krate.name} crate={krate.name} />
+            </>
+          )}
+          {rest && krate.viewerCanManage && (
             <Suspense fallback={<Loading what="trusted publishing" />}>
               <TrustedPublishing key={krate.name} crate={krate.name} />
             </Suspense>
@@ -176,8 +186,8 @@ export default function CratePage() {
           <section aria-labelledby="downloads-title">
             <h2 id="downloads-title">Downloads</h2>
             <p>
-              {krate.downloads.total.toLocaleString("en")} in total, {current.downloads.toLocaleString("en")}{" "}
-              of {current.version}
+              {formatCount(krate.downloads.total)} in total, {formatCount(current.downloads)} of{" "}
+              {current.version}
             </p>
             <DownloadChart days={krate.downloads.daily} title="Daily downloads, all versions" />
             <DownloadChart days={current.downloadsByDay} title={`Daily downloads of ${current.version}`} />
@@ -348,7 +358,7 @@ function Versions({
                 <td>{formatDate(v.publishedAt)}</td>
                 <td>{formatBytes(v.size)}</td>
                 <td>{v.rustVersion ?? "—"}</td>
-                <td>{v.downloads.toLocaleString("en")}</td>
+                <td>{formatCount(v.downloads)}</td>
                 {isOwner && (
                   <td>
                     {v.yanked ? (
