@@ -8,7 +8,6 @@ import Search from "./pages/Search";
 import NotFound from "./pages/NotFound";
 import { SearchBox } from "./SearchBox";
 import { lazyWithPreload } from "./lib/lazy";
-import { TrustedPublishing } from "./lib/lazyPages";
 
 const CratePage = lazyWithPreload(() => import("./pages/CratePage"));
 const UserPage = lazyWithPreload(() => import("./pages/UserPage"));
@@ -27,7 +26,7 @@ const AdminUpstream = lazyWithPreload(() => import("./pages/AdminUpstream"));
  */
 export const firstPageReady: Promise<unknown> = (() => {
   const path = window.location.pathname;
-  if (path.startsWith("/crates/")) return Promise.all([CratePage.preload(), TrustedPublishing.preload()]);
+  if (path.startsWith("/crates/")) return CratePage.preload();
   if (path.startsWith("/users/")) return UserPage.preload();
   const pages: Record<string, { preload: () => Promise<unknown> }> = {
     "/tokens": Tokens,

@@ -54,21 +54,26 @@ interface SessionContextValue {
 const SessionContext = createContext<SessionContextValue | null>(null);
 
 /**
- * Provides the session. `initial` is a session check already under way (main.tsx starts it before
- * React renders, so the first page's queries do not wait for React to start it).
+ * Provides the session: `known` when main.tsx has it already, else `initial`, a session check
+ * already under way, else a new check.
  */
 export function SessionProvider({
   children,
   initial,
+  known,
 }: {
   children: ReactNode;
   initial?: Promise<SessionState>;
+  /** The session when it is known already (no check is made then). */
+  known?: SessionState;
 }) {
-  const [session, setSession] = useState<SessionState>({ status: "loading" });
+  const [session, setSession] = useState<SessionState>(known ?? { status: "loading" });
   const refresh = useCallback(async () => {
     setSession(await fetchSession());
   }, []);
+  const checked = known !== undefined;
   useEffect(() => {
+    if (checked) return;
     if (initial) {
       let live = true;
       void initial.then((s) => {
@@ -79,7 +84,7 @@ export function SessionProvider({
       };
     }
     void refresh();
-  }, [initial, refresh]);
+  }, [checked, initial, refresh]);
   const signOut = useCallback(async () => {
     if (session.status === "signed-in") {
       await fetch("/auth/signout", {

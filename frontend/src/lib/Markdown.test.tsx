@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from "vitest";
 import { renderToStaticMarkup } from "react-dom/server";
-import Markdown, { readmeParts, renderReadme } from "./Markdown";
+import Markdown, { readmeParts, renderReadme, splitReadme } from "./Markdown";
 
 const hostile = `# Evil
 
@@ -116,5 +116,17 @@ describe("Markdown", () => {
     const short = readmeParts("# Small", null);
     expect(short.hasTail).toBe(false);
     expect(short.tail()).toBe("");
+  });
+
+  it("never cuts a README inside fenced code or raw HTML", () => {
+    const filler = "Some prose that fills the first screen of the README.\n\n".repeat(80);
+    const source = `${filler}\`\`\`\n# a comment, not a heading\n\`\`\`\n\n<!--\n# hidden\n-->\n\n## Real\n\nText.\n`;
+    const { cut } = splitReadme(source);
+    expect(source.slice(cut)).toMatch(/^## Real/);
+    const parts = readmeParts(source, null);
+    expect(parts.head + parts.tail()).toBe(renderReadme(source, null));
+    expect(parts.head).toContain("# a comment, not a heading");
+    // No heading after the first screen: one part.
+    expect(splitReadme(filler).cut).toBe(-1);
   });
 });

@@ -111,19 +111,67 @@ export interface ReadmeParts {
   tail: () => string;
 }
 
+const FENCE_OPEN = /^ {0,3}(`{3,}|~{3,})/;
+const FENCE_CLOSE = /^ {0,3}(`{3,}|~{3,})[ \t]*$/;
+const HEADING = /^#{1,6}(?:[ \t]|$)/;
+const DEFINITION = /^ {0,3}\[[^\]\n]+\]:[ \t]*\S/;
+/** Raw HTML blocks that may hold blank lines, and what ends each. */
+const HTML_BLOCKS: [RegExp, string][] = [
+  [/^ {0,3}<(?:script|pre|style|textarea)(?:[\s>]|$)/i, "</"],
+  [/^ {0,3}<!--/, "-->"],
+  [/^ {0,3}<\?/, "?>"],
+  [/^ {0,3}<!\[CDATA\[/, "]]>"],
+  [/^ {0,3}<![A-Za-z]/, ">"],
+];
+
+/**
+ * Where a README can be cut in two parts that render exactly as the whole: the first line after
+ * `FIRST_PART` characters that is an ATX heading at column 0 outside fenced code and raw HTML
+ * blocks (such a line always starts a new block). Also returns the link definition lines of each
+ * side, so that each part can resolve the other's references. `cut` is -1 when there is no such line.
+ */
+export function splitReadme(source: string): { cut: number; headDefs: string[]; tailDefs: string[] } {
+  let fence: string | null = null;
+  let html: string | null = null;
+  let cut = -1;
+  let pos = 0;
+  const headDefs: string[] = [];
+  const tailDefs: string[] = [];
+  for (const line of source.split("\n")) {
+    if (fence) {
+      const close = FENCE_CLOSE.exec(line)?.[1];
+      if (close && close[0] === fence[0] && close.length >= fence.length) fence = null;
+    } else if (html) {
+      if (line.toLowerCase().includes(html)) html = null;
+    } else {
+      const open = FENCE_OPEN.exec(line)?.[1];
+      const block = HTML_BLOCKS.find(([re]) => re.test(line));
+      if (open) fence = open;
+      else if (block) html = line.toLowerCase().includes(block[1], 4) ? null : block[1];
+      else if (cut < 0 && pos >= FIRST_PART && HEADING.test(line)) cut = pos;
+      else if (DEFINITION.test(line)) (cut < 0 ? headDefs : tailDefs).push(line);
+    }
+    pos += line.length + 1;
+  }
+  return { cut, headDefs, tailDefs };
+}
+
 export function readmeParts(source: string, repository?: string | null): ReadmeParts {
   const marked = readmeRenderer(readmeBase(repository));
-  const tokens = marked.lexer(source);
-  let split = 0;
-  for (let size = 0; split < tokens.length && size < FIRST_PART; split++)
-    size += tokens[split]?.raw.length ?? 0;
-  const part = (from: number, to?: number) =>
-    DOMPurify.sanitize(marked.parser(Object.assign(tokens.slice(from, to), { links: tokens.links })), PURIFY);
+  const render = (text: string) => DOMPurify.sanitize(marked.parse(text) as string, PURIFY);
+  const { cut, headDefs, tailDefs } = splitReadme(source);
+  if (cut < 0) {
+    const whole = render(source);
+    return { head: whole, hasTail: false, tail: () => "" };
+  }
+  // Each part is lexed on its own (the first paint waits for the first part only), with the other
+  // part's link definitions: the first part's come first, as in the whole.
+  const head = render(`${source.slice(0, cut)}\n\n${tailDefs.join("\n")}\n`);
   let tail: string | null = null;
   return {
-    head: part(0, split),
-    hasTail: split < tokens.length,
-    tail: () => (tail ??= split < tokens.length ? part(split) : ""),
+    head,
+    hasTail: true,
+    tail: () => (tail ??= render(`${headDefs.join("\n")}\n\n${source.slice(cut)}`)),
   };
 }
 
