@@ -162,10 +162,10 @@ async fn metrics_count_requests_per_operation() {
     item.set("pk", json!("M#1"));
     item.set("sk", json!("A"));
     item.set("n", json!(1));
-    store.put(item.with_index(Index::Gsi1, "G", "x"), Some(Condition::NotExists)).await.unwrap();
+    store.put(item.with_index(Index::ByOwner, "G", "x"), Some(Condition::NotExists)).await.unwrap();
     store.get(&key).await.unwrap();
     store.query(&Query::partition("M#1")).await.unwrap();
-    store.query(&Query::on_index(Index::Gsi1, "G")).await.unwrap();
+    store.query(&Query::on_index(Index::ByOwner, "G")).await.unwrap();
     store.update(&key, Update::new().add("n", 1), None).await.unwrap();
     store
         .transact(vec![

@@ -24,12 +24,12 @@ async fn second_store_on_the_same_file_sees_and_makes_writes() {
     let path = dir.path().join("items.db");
     let server = SqliteItemStore::open(&path).unwrap();
     let a = Key::new("P", "A");
-    server.put(item(&a, json!({"by": "server"})).with_index(Index::Gsi1, "G", "1"), None).await.unwrap();
+    server.put(item(&a, json!({"by": "server"})).with_index(Index::ByOwner, "G", "1"), None).await.unwrap();
 
     let cli = SqliteItemStore::open(&path).unwrap();
     assert_eq!(cli.get(&a).await.unwrap().unwrap().get_str("by"), Some("server"));
     let b = Key::new("P", "B");
-    cli.put(item(&b, json!({"by": "cli"})).with_index(Index::Gsi1, "G", "2"), Some(Condition::NotExists))
+    cli.put(item(&b, json!({"by": "cli"})).with_index(Index::ByOwner, "G", "2"), Some(Condition::NotExists))
         .await
         .unwrap();
     cli.update(&a, Update::new().set("touched", true), Some(Condition::Exists)).await.unwrap();
@@ -37,7 +37,7 @@ async fn second_store_on_the_same_file_sees_and_makes_writes() {
     // The server sees the other connection's writes at once, in table and index reads.
     assert_eq!(server.get(&b).await.unwrap().unwrap().get_str("by"), Some("cli"));
     assert_eq!(server.get(&a).await.unwrap().unwrap().get("touched"), Some(&json!(true)));
-    let indexed = server.query(&Query::on_index(Index::Gsi1, "G")).await.unwrap().items;
+    let indexed = server.query(&Query::on_index(Index::ByOwner, "G")).await.unwrap().items;
     assert_eq!(indexed.len(), 2);
     drop(cli);
     server.put(item(&Key::new("P", "C"), json!({})), None).await.unwrap();

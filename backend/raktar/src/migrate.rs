@@ -28,7 +28,7 @@ use clap::Args;
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use raktar::home::{self, Home, HomeArgs, HomeSettings, Platform};
-use raktar_core::model::keys;
+use raktar_core::model::{Entity, keys};
 use raktar_core::services::clock;
 use raktar_core::store::item::PK;
 use raktar_core::store::{BlobStore, Item, ItemStore, PutOutcome};
@@ -258,13 +258,22 @@ async fn refuse_non_empty(items: &dyn ItemStore, blobs: &dyn BlobStore) -> anyho
     Ok(())
 }
 
+/// A checkpoint item: `MIGRATION#{source id}` / `CHECKPOINT` ([`keys::migration_checkpoint`]).
+impl Entity for Checkpoint {
+    const TYPE: &'static str = keys::types::MIGRATION;
+    type Id<'a> = &'a raktar_core::store::Key;
+    fn key(&self, key: &raktar_core::store::Key) -> raktar_core::store::Key {
+        key.clone()
+    }
+}
+
 async fn save_checkpoint(
     store: &dyn ItemStore,
     key: &raktar_core::store::Key,
     cp: &mut Checkpoint,
 ) -> anyhow::Result<()> {
     cp.updated_at = clock::now_string();
-    let item = Item::from_entity(key, keys::types::MIGRATION, cp).context("building the checkpoint")?;
+    let item = cp.item(key).context("building the checkpoint")?;
     store.put(item, None).await.context("saving the migration checkpoint")
 }
 

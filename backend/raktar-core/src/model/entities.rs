@@ -1,5 +1,6 @@
-//! Stored entities. Each is serialized into one item by [`crate::store::Item::from_entity`] with its
-//! typed key; unknown attributes (keys, index keys, `type`) are ignored when reading back.
+//! Stored entities. Each is written as one item described by its [`crate::model::Entity`]
+//! implementation (type, key, indexes); unknown attributes (keys, index keys, `type`) are ignored
+//! when reading back.
 
 use std::collections::BTreeMap;
 

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::Entity as _;
 use crate::model::{AuditRecord, keys};
-use crate::store::{Condition, Item, StoreError, TxOp};
+use crate::store::{Condition, StoreError, TxOp};
 
 use super::clock;
 
@@ -27,5 +28,5 @@ pub fn event(
         version: version.map(str::to_owned),
         detail,
     };
-    Ok(TxOp::Put { item: Item::from_entity(&key, keys::types::AUDIT, &record)?, condition: Some(Condition::NotExists) })
+    Ok(TxOp::Put { item: record.item(&key)?, condition: Some(Condition::NotExists) })
 }

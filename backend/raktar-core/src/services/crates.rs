@@ -192,7 +192,7 @@ impl Registry {
     ) -> DomainResult<UserPage> {
         self.check_read(principal)?;
         let limit = limit.min(MAX_USERS_PER_PAGE);
-        let mut q = Query::on_index(Index::Gsi2, keys::user_directory_pk()).limit(limit + 1);
+        let mut q = Query::on_index(Index::Listing, keys::user_directory_pk()).limit(limit + 1);
         if let Some(after) = after {
             // `>=` then skip the cursor itself: no sentinel characters in keys.
             q = q.sort_key(SortKey::From(after.as_str().to_owned())).limit(limit + 2);
@@ -227,11 +227,11 @@ impl Registry {
         login: &Login,
     ) -> DomainResult<Vec<NormalizedName>> {
         self.check_read(principal)?;
-        let q = Query::on_index(Index::Gsi1, keys::user_pk(login)).prefix(keys::OWNED_CRATE_GSI_PREFIX);
+        let q = Query::on_index(Index::ByOwner, keys::user_pk(login)).prefix(keys::OWNED_CRATE_GSI_PREFIX);
         Ok(query_all(self.items.as_ref(), &q)
             .await?
             .iter()
-            .filter_map(|i| i.get_str(Index::Gsi1.sk_attr())?.strip_prefix(keys::OWNED_CRATE_GSI_PREFIX))
+            .filter_map(|i| i.get_str(Index::ByOwner.sk_attr())?.strip_prefix(keys::OWNED_CRATE_GSI_PREFIX))
             .map(NormalizedName::from_stored)
             .collect())
     }

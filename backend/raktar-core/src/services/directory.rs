@@ -35,7 +35,7 @@ impl Registry {
         self.check_read(principal)?;
         let limit = limit.min(MAX_USERS_PER_PAGE) as usize;
         let needle = query.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
-        let items = query_all(self.items.as_ref(), &Query::on_index(Index::Gsi2, keys::user_directory_pk())).await?;
+        let items = query_all(self.items.as_ref(), &Query::on_index(Index::Listing, keys::user_directory_pk())).await?;
         let mut matching = Vec::new();
         for item in items {
             let user: UserRecord = item.to_entity()?;

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{CrateName, DomainError, DomainResult, NormalizedName};
+use crate::model::Entity as _;
 use crate::model::{CrateRecord, IndexFileRecord, OwnerRecord, VersionRecord, keys};
 use crate::store::{Condition, Item, Query, SortKey, TxOp, query_all};
 
@@ -45,7 +46,7 @@ pub(crate) fn ready_file_op(norm: &NormalizedName, canonical: &str, file: &[u8],
 fn ready_file_item(norm: &NormalizedName, canonical: &str, file: &[u8], etag: &str) -> DomainResult<Item> {
     let body = (file.len() <= READY_FILE_MAX_BYTES).then(|| String::from_utf8_lossy(file).into_owned());
     let record = IndexFileRecord { name: canonical.to_owned(), etag: etag.to_owned(), body };
-    Ok(Item::from_entity(&keys::index_file(norm), keys::types::INDEX_FILE, &record)?)
+    Ok(record.item(norm)?)
 }
 
 /// A strong ETag (quoted) of an index file.

@@ -16,8 +16,9 @@
 use std::collections::BTreeMap;
 
 use crate::domain::{CrateName, DomainError, DomainResult, NormalizedName};
+use crate::model::Entity as _;
 use crate::model::{ReservedNameRecord, keys};
-use crate::store::{Condition, Index, Item, Query, TxOp, query_all};
+use crate::store::{Condition, Index, Query, TxOp, query_all};
 
 use super::upstream::{UncheckedNames, UpstreamError};
 use super::{Principal, Registry, audit, clock};
@@ -160,12 +161,7 @@ impl Registry {
             reserved_by: actor.to_owned(),
             note,
         };
-        let (gpk, gsk) = keys::reserved_name_index(&norm);
-        let item = Item::from_entity(&keys::reserved_name(&norm), keys::types::RESERVED_NAME, &record)?.with_index(
-            Index::Gsi2,
-            gpk,
-            gsk,
-        );
+        let item = record.item(&norm)?;
         let mut detail = BTreeMap::new();
         if let Some(note) = &record.note {
             detail.insert("note".to_owned(), note.clone());
@@ -218,7 +214,7 @@ impl Registry {
 
     /// Every reserved name, sorted (the CLI).
     pub async fn reserved_names(&self) -> DomainResult<Vec<ReservedName>> {
-        let q = Query::on_index(Index::Gsi2, keys::RESERVED_NAMES_PK);
+        let q = Query::on_index(Index::Listing, keys::RESERVED_NAMES_PK);
         let mut out = Vec::new();
         for item in query_all(self.items.as_ref(), &q).await? {
             let record: ReservedNameRecord = item.to_entity()?;

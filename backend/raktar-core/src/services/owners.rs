@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::domain::{CrateName, DomainError, DomainResult, Login, Scope};
+use crate::model::Entity as _;
 use crate::model::{OwnerRecord, UserRecord, keys};
-use crate::store::{Condition, Index, Item, TxOp, Update};
+use crate::store::{Condition, TxOp, Update};
 
 use super::auth::{AuthCheck, Principal};
 use super::retry::Attempts;
@@ -97,15 +98,7 @@ impl Registry {
                         added_at: now.clone(),
                         added_by: principal.login().to_owned(),
                     };
-                    let (g1pk, g1sk) = keys::owned_crate_index(login, &norm);
-                    ops.push(TxOp::Put {
-                        item: Item::from_entity(&keys::owner(&norm, login), keys::types::OWNER, &owner)?.with_index(
-                            Index::Gsi1,
-                            g1pk,
-                            g1sk,
-                        ),
-                        condition: Some(Condition::NotExists),
-                    });
+                    ops.push(TxOp::Put { item: owner.item((&norm, login))?, condition: Some(Condition::NotExists) });
                 } else {
                     if !is_owner {
                         return Err(DomainError::not_found(format!(

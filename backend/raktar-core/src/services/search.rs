@@ -433,7 +433,7 @@ impl Registry {
         }
         let mut entries = HashMap::new();
         for shard in 0..keys::CATALOG_SHARDS {
-            let q = Query::on_index(Index::Gsi2, keys::catalog_shard_pk(shard));
+            let q = Query::on_index(Index::Listing, keys::catalog_shard_pk(shard));
             for item in query_all(self.items.as_ref(), &q).await? {
                 let r: CrateRecord = item.to_entity()?;
                 let e = Entry::from_record(&r);

@@ -188,11 +188,11 @@ impl Registry {
 
     /// The stored sessions of a user with their key hashes (GSI1 `USER#{login}`, `SESSION#`).
     async fn sessions_of(&self, login: &Login) -> DomainResult<Vec<(String, SessionRecord)>> {
-        let q = Query::on_index(Index::Gsi1, keys::user_pk(login)).prefix(keys::SESSION_GSI_PREFIX);
+        let q = Query::on_index(Index::ByOwner, keys::user_pk(login)).prefix(keys::SESSION_GSI_PREFIX);
         let mut out = Vec::new();
         for item in query_all(self.items.as_ref(), &q).await? {
             let Some(hash) =
-                item.get_str(Index::Gsi1.sk_attr()).and_then(|sk| sk.strip_prefix(keys::SESSION_GSI_PREFIX))
+                item.get_str(Index::ByOwner.sk_attr()).and_then(|sk| sk.strip_prefix(keys::SESSION_GSI_PREFIX))
             else {
                 continue;
             };

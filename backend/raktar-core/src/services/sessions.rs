@@ -18,8 +18,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::domain::{DomainError, DomainResult, Login};
+use crate::model::Entity as _;
 use crate::model::{Role, SessionRecord, UserRecord, keys};
-use crate::store::{Condition, Index, Item, Query, TxOp, Update, query_all};
+use crate::store::{Condition, Index, Query, TxOp, Update, query_all};
 
 use super::auth::{Principal, hash_token};
 use super::ratelimit::RateLimit;
@@ -188,19 +189,11 @@ impl Registry {
             ttl: expires.unix_timestamp(),
             last_seen_unix: Some(now.unix_timestamp()),
         };
-        let (g1pk, g1sk) = keys::session_index(login, &hash);
         let mut detail = BTreeMap::new();
         detail.insert("user".to_owned(), login.as_str().to_owned());
         detail.insert("method".to_owned(), method.as_str().to_owned());
         let ops = vec![
-            TxOp::Put {
-                item: Item::from_entity(&keys::session(&hash), keys::types::SESSION, &record)?.with_index(
-                    Index::Gsi1,
-                    g1pk,
-                    g1sk,
-                ),
-                condition: Some(Condition::NotExists),
-            },
+            TxOp::Put { item: record.item((&hash, login))?, condition: Some(Condition::NotExists) },
             audit::event(login.as_str(), "session-create", None, None, detail)?,
         ];
         self.items.transact(ops).await?;
@@ -287,7 +280,7 @@ impl Registry {
         keep: Option<&str>,
     ) -> DomainResult<usize> {
         let kept = keep.map(|s| keys::session(&hash_token(s)));
-        let q = Query::on_index(Index::Gsi1, keys::user_pk(login)).prefix(keys::SESSION_GSI_PREFIX);
+        let q = Query::on_index(Index::ByOwner, keys::user_pk(login)).prefix(keys::SESSION_GSI_PREFIX);
         let mut ended = 0;
         for item in query_all(self.items.as_ref(), &q).await? {
             let Some(key) = item.key() else { continue };

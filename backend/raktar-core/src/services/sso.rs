@@ -32,8 +32,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{DomainError, DomainResult, Login};
+use crate::model::Entity as _;
 use crate::model::{IdentityRecord, Role, SsoLoginRecord, UserRecord, keys};
-use crate::store::{Condition, Index, Item, Query, TxOp, Update, query_all};
+use crate::store::{Condition, Index, Query, TxOp, Update, query_all};
 
 use super::auth::{Principal, hash_token};
 use super::retry::Attempts;
@@ -129,8 +130,7 @@ impl Registry {
             expires_unix: expires,
             ttl: expires,
         };
-        let key = keys::sso_login(&hash_token(&login.state));
-        self.items.put(Item::from_entity(&key, keys::types::SSO_LOGIN, &record)?, Some(Condition::NotExists)).await?;
+        self.items.put(record.item(&hash_token(&login.state))?, Some(Condition::NotExists)).await?;
         Ok(login)
     }
 
@@ -195,7 +195,7 @@ impl Registry {
 
     /// The external identities bound to a user.
     pub async fn user_identities(&self, login: &Login) -> DomainResult<Vec<IdentityRecord>> {
-        let q = Query::on_index(Index::Gsi1, keys::user_pk(login)).prefix(keys::IDENTITY_GSI_PREFIX);
+        let q = Query::on_index(Index::ByOwner, keys::user_pk(login)).prefix(keys::IDENTITY_GSI_PREFIX);
         query_all(self.items.as_ref(), &q).await?.iter().map(|i| Ok(i.to_entity()?)).collect()
     }
 
@@ -499,17 +499,8 @@ fn new_binding(issuer: &str, subject: &str, login: &Login, linked_by: &str) -> I
 
 /// The conditional put of a binding (absent only: two first sign-ins never create two).
 pub(crate) fn identity_put(record: &IdentityRecord) -> DomainResult<TxOp> {
-    let hash = keys::identity_hash(&record.issuer, &record.subject);
     let login = Login::parse(&record.login)?;
-    let (g1pk, g1sk) = keys::identity_index(&login, &hash);
-    Ok(TxOp::Put {
-        item: Item::from_entity(&keys::identity(&hash), keys::types::IDENTITY, record)?.with_index(
-            Index::Gsi1,
-            g1pk,
-            g1sk,
-        ),
-        condition: Some(Condition::NotExists),
-    })
+    Ok(TxOp::Put { item: record.item(&login)?, condition: Some(Condition::NotExists) })
 }
 
 /// Logins to try for a new account: the derived one, then `-2` to `-9`, then a suffix from the

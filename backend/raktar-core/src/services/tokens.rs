@@ -6,8 +6,9 @@ use rand::Rng;
 use serde::Serialize;
 
 use crate::domain::{CratePattern, DomainError, DomainResult, Login, Scope};
+use crate::model::Entity as _;
 use crate::model::{Role, TokenAccount, TokenNameRecord, TokenRecord, UserRecord, keys};
-use crate::store::{Condition, Index, Item, MAX_TX_OPS, Query, TxOp, Update, query_all};
+use crate::store::{Condition, Index, MAX_TX_OPS, Query, TxOp, Update, query_all};
 
 use super::auth::{TOKEN_PREFIX, hash_token};
 use super::{Registry, audit, clock};
@@ -141,27 +142,15 @@ impl Registry {
                 hint: secret.chars().take(TOKEN_PREFIX.len() + 4).collect(),
                 account: Some(TokenAccount::of(&user)),
             };
-            let (g1pk, g1sk) = keys::token_index(login, &new.name);
             let mut detail = BTreeMap::new();
             detail.insert("token".to_owned(), new.name.clone());
             detail.insert("user".to_owned(), login.as_str().to_owned());
             let ops = vec![
                 TxOp::Put {
-                    item: Item::from_entity(
-                        &keys::token_name(login, &new.name),
-                        keys::types::TOKEN_NAME,
-                        &TokenNameRecord { hash: hash.clone() },
-                    )?,
+                    item: TokenNameRecord { hash: hash.clone() }.item((login, &new.name))?,
                     condition: Some(Condition::NotExists),
                 },
-                TxOp::Put {
-                    item: Item::from_entity(&keys::token(&hash), keys::types::TOKEN, &record)?.with_index(
-                        Index::Gsi1,
-                        g1pk,
-                        g1sk,
-                    ),
-                    condition: Some(Condition::NotExists),
-                },
+                TxOp::Put { item: record.item((&hash, Some(login)))?, condition: Some(Condition::NotExists) },
                 TxOp::Update {
                     key: keys::user(login),
                     update: Update::new().set("revision", user.revision + 1),
@@ -283,7 +272,7 @@ impl Registry {
             // No account: the CI identity is not a user (see `trustpub::token_user`).
             account: None,
         };
-        let mut item = Item::from_entity(&keys::token(&hash), keys::types::TOKEN, &record)?;
+        let mut item = record.item((&hash, None))?;
         item.set(keys::TTL_ATTR, expires.unix_timestamp().into());
         ops.push(TxOp::Put { item, condition: Some(Condition::NotExists) });
         self.items.transact(ops).await?;
@@ -292,7 +281,7 @@ impl Registry {
 
     /// Lists a user's tokens (never the secrets).
     pub async fn list_tokens(&self, login: &Login) -> DomainResult<Vec<TokenView>> {
-        let q = Query::on_index(Index::Gsi1, keys::user_pk(login)).prefix(keys::TOKEN_GSI_PREFIX);
+        let q = Query::on_index(Index::ByOwner, keys::user_pk(login)).prefix(keys::TOKEN_GSI_PREFIX);
         let now = clock::unix_now();
         let mut out = Vec::new();
         for item in query_all(self.items.as_ref(), &q).await? {

@@ -22,8 +22,9 @@ use serde_json::{Map, Value};
 
 use crate::domain::names::truncate_for_message;
 use crate::domain::{CrateName, DomainError, DomainResult, Scope};
+use crate::model::Entity as _;
 use crate::model::{ClaimRule, TokenRecord, TrustConfigRecord, UsedJtiRecord, keys};
-use crate::store::{Condition, Index, Item, Query, TxOp, query_all};
+use crate::store::{Condition, Index, Query, TxOp, query_all};
 
 use super::auth::{AuthCheck, Principal, hash_token, require};
 use super::{Registry, audit, clock};
@@ -384,18 +385,13 @@ impl Registry {
             created_at: clock::now_string(),
             created_by: actor.to_owned(),
         };
-        let (g1pk, g1sk) = keys::trust_config_index(&new.issuer, &norm, &id);
         let mut detail = BTreeMap::new();
         detail.insert("id".to_owned(), id.clone());
         detail.insert("issuer".to_owned(), new.issuer.clone());
         detail.insert("rules".to_owned(), record.rules.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
         let ops = vec![
             TxOp::Check { key: keys::crate_summary(&norm), condition: Condition::Exists },
-            TxOp::Put {
-                item: Item::from_entity(&keys::trust_config(&norm, &id), keys::types::TRUST_CONFIG, &record)?
-                    .with_index(Index::Gsi1, g1pk, g1sk),
-                condition: Some(Condition::NotExists),
-            },
+            TxOp::Put { item: record.item(&norm)?, condition: Some(Condition::NotExists) },
             audit::event(actor, "trust-add", Some(canonical.as_str()), None, detail)?,
         ];
         self.items.transact(ops).await?;
@@ -455,7 +451,7 @@ impl Registry {
         let Some(exp) = claims.get("exp").and_then(Value::as_i64) else {
             return Err(refuse("the ID token has no `exp` claim".into()));
         };
-        let q = Query::on_index(Index::Gsi1, keys::trust_issuer_pk(issuer));
+        let q = Query::on_index(Index::ByOwner, keys::trust_issuer_pk(issuer));
         let mut matched: Vec<TrustConfigRecord> = Vec::new();
         for item in query_all(self.items.as_ref(), &q).await? {
             let config: TrustConfigRecord = item.to_entity()?;
@@ -492,10 +488,7 @@ impl Registry {
         detail.insert("lifetime_secs".into(), lifetime.to_string());
         let used = UsedJtiRecord { issuer: issuer.to_owned(), used_at: clock::now_string(), ttl: jti_ttl };
         let ops = vec![
-            TxOp::Put {
-                item: Item::from_entity(&keys::used_jti(issuer, jti), keys::types::USED_JTI, &used)?,
-                condition: Some(Condition::NotExists),
-            },
+            TxOp::Put { item: used.item(jti)?, condition: Some(Condition::NotExists) },
             audit::event(&identity, "trustpub-token-create", crates.first().map(String::as_str), None, detail)?,
         ];
         match self

@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 
 use crate::domain::{DomainError, DomainResult, Login};
+use crate::model::Entity as _;
 use crate::model::{Role, UserRecord, keys};
-use crate::store::{Condition, Index, Item, TxOp};
+use crate::store::{Condition, TxOp};
 
 use super::{Registry, audit, clock};
 
@@ -88,7 +89,6 @@ impl Registry {
             password_hash: None,
             external_id: None,
         };
-        let (g2pk, g2sk) = keys::user_directory_index(login);
         let mut detail = BTreeMap::new();
         detail.insert("user".to_owned(), login.as_str().to_owned());
         detail.insert("role".to_owned(), role.as_str().to_owned());
@@ -97,10 +97,7 @@ impl Registry {
             detail.insert("issuer".to_owned(), identity.issuer.clone());
             detail.insert("subject".to_owned(), identity.subject.clone());
         }
-        let mut ops = vec![TxOp::Put {
-            item: Item::from_entity(&keys::user(login), keys::types::USER, &user)?.with_index(Index::Gsi2, g2pk, g2sk),
-            condition: Some(Condition::NotExists),
-        }];
+        let mut ops = vec![TxOp::Put { item: user.item(login)?, condition: Some(Condition::NotExists) }];
         if let Some(identity) = &identity {
             ops.push(super::sso::identity_put(identity)?);
         }

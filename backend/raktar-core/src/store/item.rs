@@ -18,34 +18,37 @@ pub const TTL: &str = "ttl";
 /// Attribute name holding the entity type on every item.
 pub const TYPE: &str = "type";
 
-/// A global secondary index of the single table. Each index has a partition and a sort attribute.
+/// A global secondary index of the single table, named for what it serves. Each index has a
+/// partition and a sort attribute; the physical names (`gsi1`, `gsi2`) stay those of deployed tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Index {
-    /// `gsi1pk` / `gsi1sk`: "by owner" and "by user" lookups (tokens of a user, crates of an owner).
-    Gsi1,
-    /// `gsi2pk` / `gsi2sk`: the sharded crate catalog (listing and search).
-    Gsi2,
+    /// `gsi1pk` / `gsi1sk`: items grouped under whoever they belong to: a user's tokens, sessions,
+    /// owned crates and single sign-on identities; an issuer's trusted-publishing configurations.
+    ByOwner,
+    /// `gsi2pk` / `gsi2sk`: sharded listings: the crate catalog (listing and search), the user
+    /// directory, reserved names, the pull-through cache's files.
+    Listing,
 }
 
 impl Index {
-    pub const ALL: [Index; 2] = [Index::Gsi1, Index::Gsi2];
+    pub const ALL: [Index; 2] = [Index::ByOwner, Index::Listing];
 
     pub fn name(self) -> &'static str {
         match self {
-            Index::Gsi1 => "gsi1",
-            Index::Gsi2 => "gsi2",
+            Index::ByOwner => "gsi1",
+            Index::Listing => "gsi2",
         }
     }
     pub fn pk_attr(self) -> &'static str {
         match self {
-            Index::Gsi1 => "gsi1pk",
-            Index::Gsi2 => "gsi2pk",
+            Index::ByOwner => "gsi1pk",
+            Index::Listing => "gsi2pk",
         }
     }
     pub fn sk_attr(self) -> &'static str {
         match self {
-            Index::Gsi1 => "gsi1sk",
-            Index::Gsi2 => "gsi2sk",
+            Index::ByOwner => "gsi1sk",
+            Index::Listing => "gsi2sk",
         }
     }
 }

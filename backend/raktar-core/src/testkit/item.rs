@@ -217,7 +217,7 @@ pub async fn put_get_roundtrip(store: Arc<dyn ItemStore>) {
             "empty_map": {}
         }),
     )
-    .with_index(Index::Gsi1, s.pk("G1"), "2024-01-01");
+    .with_index(Index::ByOwner, s.pk("G1"), "2024-01-01");
     put(&*store, it.clone()).await;
     assert_eq!(get(&*store, &key).await, Some(it));
     // Another sort key in the same partition is still absent.
@@ -240,12 +240,12 @@ pub async fn get_relaxed_reads_the_item(store: Arc<dyn ItemStore>) {
 pub async fn put_replaces_whole_item(store: Arc<dyn ItemStore>) {
     let s = Space::new("put_replaces_whole_item");
     let key = s.key("A", "X");
-    put(&*store, item(&key, json!({"type": "T", "a": 1, "b": "two"})).with_index(Index::Gsi1, s.pk("G"), "1")).await;
+    put(&*store, item(&key, json!({"type": "T", "a": 1, "b": "two"})).with_index(Index::ByOwner, s.pk("G"), "1")).await;
     let replacement = item(&key, json!({"type": "T", "a": 3}));
     put(&*store, replacement.clone()).await;
     assert_eq!(get(&*store, &key).await, Some(replacement));
     // The replaced item left the index.
-    let page = store.query(&Query::on_index(Index::Gsi1, s.pk("G"))).await.unwrap();
+    let page = store.query(&Query::on_index(Index::ByOwner, s.pk("G"))).await.unwrap();
     assert!(page.items.is_empty(), "replaced item still in index: {page:?}");
 }
 
@@ -471,7 +471,7 @@ pub async fn update_moves_item_in_and_out_of_index(store: Arc<dyn ItemStore>) {
     let s = Space::new("update_moves_item_in_and_out_of_index");
     let key = s.key("A", "X");
     let index_pk = s.pk("G");
-    let on_index = || Query::on_index(Index::Gsi2, index_pk.clone());
+    let on_index = || Query::on_index(Index::Listing, index_pk.clone());
     put(&*store, item(&key, json!({"type": "T"}))).await;
     assert!(query_pages(&*store, on_index()).await.is_empty());
 
@@ -635,7 +635,7 @@ pub async fn query_empty_and_invalid_cursor(store: Arc<dyn ItemStore>) {
     for q in [
         Query::partition(s.pk("EMPTY")),
         Query::partition(s.pk("EMPTY")).limit(5),
-        Query::on_index(Index::Gsi1, s.pk("EMPTY")).limit(5),
+        Query::on_index(Index::ByOwner, s.pk("EMPTY")).limit(5),
     ] {
         let page = store.query(&q).await.unwrap();
         assert_eq!(page.items, Vec::<Item>::new());
@@ -657,48 +657,57 @@ pub async fn query_index_sparse(store: Arc<dyn ItemStore>) {
     // Items in several table partitions share one index partition.
     let indexed = [("A", "X", "2024-03"), ("B", "X", "2024-01"), ("C", "Y", "2024-02"), ("A", "Z", "2023-12")];
     for (p, sk, isk) in indexed {
-        put(&*store, item(&s.key(p, sk), json!({"type": "T", "label": isk})).with_index(Index::Gsi1, g1.clone(), isk))
-            .await;
+        put(
+            &*store,
+            item(&s.key(p, sk), json!({"type": "T", "label": isk})).with_index(Index::ByOwner, g1.clone(), isk),
+        )
+        .await;
     }
     // Not in any index.
     put(&*store, item(&s.key("A", "PLAIN"), json!({"type": "T"}))).await;
     // Only in the second index.
-    put(&*store, item(&s.key("D", "X"), json!({"type": "U"})).with_index(Index::Gsi2, g2.clone(), "k")).await;
+    put(&*store, item(&s.key("D", "X"), json!({"type": "U"})).with_index(Index::Listing, g2.clone(), "k")).await;
     // In another partition of the first index.
-    put(&*store, item(&s.key("E", "X"), json!({})).with_index(Index::Gsi1, s.pk("OTHER"), "2024-01")).await;
+    put(&*store, item(&s.key("E", "X"), json!({})).with_index(Index::ByOwner, s.pk("OTHER"), "2024-01")).await;
 
-    let found = query_pages(&*store, Query::on_index(Index::Gsi1, g1.clone())).await;
+    let found = query_pages(&*store, Query::on_index(Index::ByOwner, g1.clone())).await;
     assert_eq!(keys(&found), vec![s.key("A", "Z"), s.key("B", "X"), s.key("C", "Y"), s.key("A", "X")], "gsi1 forward");
     assert_eq!(
         found[0],
-        item(&s.key("A", "Z"), json!({"type": "T", "label": "2023-12"})).with_index(Index::Gsi1, g1.clone(), "2023-12")
+        item(&s.key("A", "Z"), json!({"type": "T", "label": "2023-12"})).with_index(
+            Index::ByOwner,
+            g1.clone(),
+            "2023-12"
+        )
     );
-    let back = query_pages(&*store, Query::on_index(Index::Gsi1, g1.clone()).backward()).await;
+    let back = query_pages(&*store, Query::on_index(Index::ByOwner, g1.clone()).backward()).await;
     assert_eq!(keys(&back), vec![s.key("A", "X"), s.key("C", "Y"), s.key("B", "X"), s.key("A", "Z")], "gsi1 backward");
-    let in_2024 = query_pages(&*store, Query::on_index(Index::Gsi1, g1.clone()).prefix("2024-")).await;
+    let in_2024 = query_pages(&*store, Query::on_index(Index::ByOwner, g1.clone()).prefix("2024-")).await;
     assert_eq!(keys(&in_2024), vec![s.key("B", "X"), s.key("C", "Y"), s.key("A", "X")]);
-    let range = query_pages(&*store, Query::on_index(Index::Gsi1, g1.clone()).between("2024-01", "2024-02")).await;
+    let range = query_pages(&*store, Query::on_index(Index::ByOwner, g1.clone()).between("2024-01", "2024-02")).await;
     assert_eq!(keys(&range), vec![s.key("B", "X"), s.key("C", "Y")]);
     let from =
-        query_pages(&*store, Query::on_index(Index::Gsi1, g1.clone()).sort_key(SortKey::From("2024-02".into()))).await;
+        query_pages(&*store, Query::on_index(Index::ByOwner, g1.clone()).sort_key(SortKey::From("2024-02".into())))
+            .await;
     assert_eq!(keys(&from), vec![s.key("C", "Y"), s.key("A", "X")]);
     let upto =
-        query_pages(&*store, Query::on_index(Index::Gsi1, g1.clone()).sort_key(SortKey::UpTo("2024-01".into()))).await;
+        query_pages(&*store, Query::on_index(Index::ByOwner, g1.clone()).sort_key(SortKey::UpTo("2024-01".into())))
+            .await;
     assert_eq!(keys(&upto), vec![s.key("A", "Z"), s.key("B", "X")]);
 
-    let second = query_pages(&*store, Query::on_index(Index::Gsi2, g2.clone())).await;
-    assert_eq!(second, vec![item(&s.key("D", "X"), json!({"type": "U"})).with_index(Index::Gsi2, g2.clone(), "k")]);
+    let second = query_pages(&*store, Query::on_index(Index::Listing, g2.clone())).await;
+    assert_eq!(second, vec![item(&s.key("D", "X"), json!({"type": "U"})).with_index(Index::Listing, g2.clone(), "k")]);
     // The index partition key is not a table partition key and vice versa.
-    assert!(query_pages(&*store, Query::on_index(Index::Gsi2, g1)).await.is_empty());
+    assert!(query_pages(&*store, Query::on_index(Index::Listing, g1)).await.is_empty());
     assert!(query_pages(&*store, Query::partition(g2)).await.is_empty());
-    assert!(query_pages(&*store, Query::on_index(Index::Gsi1, s.pk("A"))).await.is_empty());
+    assert!(query_pages(&*store, Query::on_index(Index::ByOwner, s.pk("A"))).await.is_empty());
 }
 
 /// Paging through an index where several items share one index sort key returns every item
 /// exactly once, in index sort-key order.
 pub async fn query_index_paging_with_duplicate_sort_keys(store: Arc<dyn ItemStore>) {
     let s = Space::new("query_index_paging_with_duplicate_sort_keys");
-    for (index, name) in [(Index::Gsi1, "G1"), (Index::Gsi2, "G2")] {
+    for (index, name) in [(Index::ByOwner, "G1"), (Index::Listing, "G2")] {
         let ipk = s.pk(name);
         let mut all = BTreeSet::new();
         for i in 0..12 {

@@ -21,7 +21,7 @@ pub fn sample_items(n: usize) -> Vec<Item> {
             map.insert("n".into(), json!(i));
             map.insert("nested".into(), json!({ "list": [i, "x", null, true], "empty": {} }));
             let item = Item(map);
-            if i % 3 == 0 { item.with_index(Index::Gsi1, format!("G#{}", i % 2), format!("{i:04}")) } else { item }
+            if i % 3 == 0 { item.with_index(Index::ByOwner, format!("G#{}", i % 2), format!("{i:04}")) } else { item }
         })
         .collect()
 }

@@ -248,7 +248,7 @@ mod tests {
         let mut it = item("P", "A", json!({}));
         it.set("gsi1pk", json!("G"));
         store.put(it, None).await.unwrap();
-        assert!(store.query(&Query::on_index(Index::Gsi1, "G")).await.unwrap().items.is_empty());
+        assert!(store.query(&Query::on_index(Index::ByOwner, "G")).await.unwrap().items.is_empty());
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{CrateVersion, DomainError, DomainResult, Login, NormalizedName};
+use crate::model::Entity as _;
 use crate::model::{CrateRecord, IndexLine, OwnerRecord, VersionRecord, keys};
 use crate::store::item::{MAX_ITEM_BYTES, item_size};
 use crate::store::{Condition, Item, PutOutcome, TxOp, Update};
@@ -227,8 +228,7 @@ impl Registry {
         let max_version = compute_max_version(&versions);
 
         let mut ops = Vec::with_capacity(5);
-        let version_key = keys::version(&norm, &v.version.identity());
-        let version_item = Item::from_entity(&version_key, keys::types::VERSION, &record)?;
+        let version_item = record.item((&norm, &v.version.identity()))?;
         check_stored_size(&version_item, "version")?;
         ops.push(TxOp::Put { item: version_item, condition: Some(Condition::NotExists) });
         let summary = match state {
@@ -250,9 +250,7 @@ impl Registry {
                     created_at: now.clone(),
                     updated_at: now.clone(),
                 };
-                let (g2pk, g2sk) = keys::catalog_index(&norm);
-                let summary_item = Item::from_entity(&keys::crate_summary(&norm), keys::types::CRATE, &summary)?
-                    .with_index(crate::store::Index::Gsi2, g2pk, g2sk);
+                let summary_item = summary.item(&norm)?;
                 check_stored_size(&summary_item, "crate")?;
                 ops.push(TxOp::Put { item: summary_item, condition: Some(Condition::NotExists) });
                 let login = Login::parse(publisher.login())?;
@@ -261,15 +259,7 @@ impl Registry {
                     added_at: now.clone(),
                     added_by: login.as_str().to_owned(),
                 };
-                let (g1pk, g1sk) = keys::owned_crate_index(&login, &norm);
-                ops.push(TxOp::Put {
-                    item: Item::from_entity(&keys::owner(&norm, &login), keys::types::OWNER, &owner)?.with_index(
-                        crate::store::Index::Gsi1,
-                        g1pk,
-                        g1sk,
-                    ),
-                    condition: Some(Condition::NotExists),
-                });
+                ops.push(TxOp::Put { item: owner.item((&norm, &login))?, condition: Some(Condition::NotExists) });
                 summary
             }
             Some(state) => {
@@ -299,15 +289,7 @@ impl Registry {
                     updated_at: now.clone(),
                     ..summary
                 };
-                let (g2pk, g2sk) = keys::catalog_index(&norm);
-                check_stored_size(
-                    &Item::from_entity(&keys::crate_summary(&norm), keys::types::CRATE, &summary)?.with_index(
-                        crate::store::Index::Gsi2,
-                        g2pk,
-                        g2sk,
-                    ),
-                    "crate",
-                )?;
+                check_stored_size(&summary.item(&norm)?, "crate")?;
                 ops.push(TxOp::Update {
                     key: keys::crate_summary(&norm),
                     update: summary_update(&summary)?,

@@ -28,8 +28,9 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{CrateName, CrateVersion, DomainError, DomainResult};
+use crate::model::Entity as _;
 use crate::model::{UpstreamCrateRecord, UpstreamIndexRecord, keys};
-use crate::store::{Blob, BlobLocation, Condition, Index, Item, Query, TxOp, Update, query_all};
+use crate::store::{Blob, BlobLocation, Condition, Index, Query, TxOp, Update, query_all};
 
 use super::downloads::Download;
 use super::index::{IndexFile, etag_of, if_none_match_matches};
@@ -344,8 +345,7 @@ impl Registry {
             fetched_at: clock::now_string(),
             downloads: 1,
         };
-        let (gpk, gsk) = keys::upstream_crate_listing(&lowercase, version.as_str());
-        let item = Item::from_entity(&key, keys::types::UPSTREAM_CRATE, &record)?.with_index(Index::Gsi2, gpk, gsk);
+        let item = record.item((&lowercase, version.as_str()))?;
         let mut detail = BTreeMap::new();
         detail.insert("cksum".to_owned(), record.cksum.clone());
         detail.insert("size".to_owned(), size.to_string());
@@ -511,9 +511,7 @@ impl Registry {
             fetched_at: clock::now_string(),
             checked_unix: clock::unix_now(),
         };
-        let (gpk, gsk) = keys::upstream_index_listing(lowercase);
-        let item = Item::from_entity(&keys::upstream_index(lowercase), keys::types::UPSTREAM_INDEX, &record)?
-            .with_index(Index::Gsi2, gpk, gsk);
+        let item = record.item(lowercase)?;
         let size = record.size as i64;
         match previous {
             None => match self.items.put(item.clone(), Some(Condition::NotExists)).await {
@@ -614,13 +612,13 @@ impl Registry {
         let mut names = std::collections::BTreeSet::new();
         for shard in 0..keys::UPSTREAM_SHARDS {
             for item in
-                query_all(self.items.as_ref(), &Query::on_index(Index::Gsi2, keys::upstream_index_shard_pk(shard)))
+                query_all(self.items.as_ref(), &Query::on_index(Index::Listing, keys::upstream_index_shard_pk(shard)))
                     .await?
             {
                 names.insert(item.to_entity::<UpstreamIndexRecord>()?.name);
             }
             for item in
-                query_all(self.items.as_ref(), &Query::on_index(Index::Gsi2, keys::upstream_crate_shard_pk(shard)))
+                query_all(self.items.as_ref(), &Query::on_index(Index::Listing, keys::upstream_crate_shard_pk(shard)))
                     .await?
             {
                 let record: UpstreamCrateRecord = item.to_entity()?;
@@ -683,7 +681,7 @@ impl Registry {
         let mut crates = Vec::new();
         for shard in 0..keys::UPSTREAM_SHARDS {
             for item in
-                query_all(self.items.as_ref(), &Query::on_index(Index::Gsi2, keys::upstream_crate_shard_pk(shard)))
+                query_all(self.items.as_ref(), &Query::on_index(Index::Listing, keys::upstream_crate_shard_pk(shard)))
                     .await?
             {
                 crates.push(item.to_entity::<UpstreamCrateRecord>()?);
