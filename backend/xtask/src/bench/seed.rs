@@ -3,12 +3,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::io::Write as _;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, ensure};
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use raktar_core::testkit::fixtures;
 use serde_json::{Value, json};
 
@@ -214,9 +211,9 @@ impl Release {
         Ok(fixtures::frame(&json, &tarball))
     }
 
-    /// A gzip tarball with `{name}-{vers}/Cargo.toml`, `src/lib.rs` and the README.
+    /// A gzip tarball with `{name}-{vers}/Cargo.toml`, `src/lib.rs` and the README, built by the
+    /// workspace's one fixture builder (`raktar_core::testkit::fixtures::CrateTarball`).
     pub fn tarball(&self) -> Result<Vec<u8>> {
-        let prefix = format!("{}-{}", self.name, self.vers);
         let mut manifest = format!(
             "[package]\nedition = \"2021\"\nname = {}\nversion = {}\ndescription = {}\nlicense = \"MIT OR Apache-2.0\"\n",
             toml_str(&self.name),
@@ -230,26 +227,12 @@ impl Release {
             "//! {}\n\n/// Returns the crate's version.\npub fn version() -> &'static str {{\n    \"{}\"\n}}\n",
             self.meta.description, self.vers
         );
-        let mut files: Vec<(String, &[u8])> = vec![
-            (format!("{prefix}/Cargo.toml"), manifest.as_bytes()),
-            (format!("{prefix}/src/lib.rs"), lib.as_bytes()),
-        ];
+        let mut tarball =
+            fixtures::CrateTarball::new(&self.name, &self.vers.to_string()).manifest(&manifest).file("src/lib.rs", lib);
         if let Some(readme) = &self.meta.readme {
-            files.push((format!("{prefix}/README.md"), readme.as_bytes()));
+            tarball = tarball.file("README.md", readme.as_bytes());
         }
-        let mut builder = tar::Builder::new(GzEncoder::new(Vec::new(), Compression::fast()));
-        for (path, data) in files {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(data.len() as u64);
-            header.set_mode(0o644);
-            header.set_mtime(1_700_000_000);
-            header.set_entry_type(tar::EntryType::Regular);
-            header.set_cksum();
-            builder.append_data(&mut header, &path, data).with_context(|| format!("adding {path} to the tarball"))?;
-        }
-        let mut gz = builder.into_inner().context("finishing the tarball")?;
-        gz.flush().context("flushing the tarball")?;
-        gz.finish().context("finishing gzip")
+        Ok(tarball.build())
     }
 }
 
