@@ -1,31 +1,14 @@
 import { defineConfig } from "@playwright/test";
+import e2e from "./playwright.config";
 
 // The UI benchmark (`cargo xtask bench-ui` runs it against a seeded release server; see
-// docs/performance.md). Debian's Chromium, headless, one worker: figures, not assertions.
+// docs/performance.md): the end-to-end suite's browser settings (Debian's Chromium, headless, one
+// worker), its own tests, no global setup (the xtask starts the server): figures, not assertions.
 export default defineConfig({
+  ...e2e,
   testDir: "bench",
   testMatch: "*.bench.ts",
-  fullyParallel: false,
-  workers: 1,
-  retries: 0,
+  globalSetup: undefined,
   timeout: 300_000,
-  reporter: [["list"]],
-  use: {
-    baseURL: process.env.BENCH_BASE_URL,
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-    launchOptions: {
-      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    },
-    trace: "off",
-  },
+  use: { ...e2e.use, baseURL: process.env.BENCH_BASE_URL, viewport: { width: 1280, height: 900 } },
 });

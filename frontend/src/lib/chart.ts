@@ -51,10 +51,9 @@ export function chartSummary(days: readonly Day[]): string {
   let peak = days[0];
   for (const d of days) if (peak === undefined || d.downloads > peak.downloads) peak = d;
   const week = days.slice(-7).reduce((s, d) => s + Math.max(0, d.downloads), 0);
-  const fmt = (x: number) => formatCount(x);
   return (
-    `${fmt(total)} ${total === 1 ? "download" : "downloads"} in the last ${span}, ` +
-    `${fmt(week)} in the last ${Math.min(7, n)}; the busiest day was ${peak?.date ?? ""} ` +
-    `with ${fmt(peak?.downloads ?? 0)}.`
+    `${formatCount(total)} ${total === 1 ? "download" : "downloads"} in the last ${span}, ` +
+    `${formatCount(week)} in the last ${Math.min(7, n)}; the busiest day was ${peak?.date ?? ""} ` +
+    `with ${formatCount(peak?.downloads ?? 0)}.`
   );
 }

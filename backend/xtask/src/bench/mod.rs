@@ -210,6 +210,35 @@ fn install_signal_handlers() {
     });
 }
 
+/// The cargo target directory (`CARGO_TARGET_DIR`, relative to the workspace root, or `target`).
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
+}
+
+/// The raktar binary to measure: `given`, or the release build (built first unless `no_build`).
+fn release_raktar(root: &Path, target_dir: &Path, given: Option<&Path>, no_build: bool) -> Result<PathBuf> {
+    let raktar = match given {
+        Some(p) => p.to_path_buf(),
+        None => {
+            if !no_build {
+                step("cargo build --release -p raktar");
+                let status = Command::new(cargo::cargo_bin())
+                    .current_dir(root)
+                    .args(["build", "--release", "-p", "raktar"])
+                    .status()
+                    .context("running cargo build")?;
+                ensure!(status.success(), "cargo build --release -p raktar failed");
+            }
+            target_dir.join("release/raktar")
+        }
+    };
+    ensure!(raktar.is_file(), "no raktar binary at {raktar:?}");
+    Ok(raktar)
+}
+
 fn step(msg: &str) {
     eprintln!("\n==> {msg}");
 }
@@ -224,10 +253,7 @@ pub async fn run(mut args: BenchArgs) -> Result<()> {
     }
     let plan = Plan::new(&args);
     let root = workspace_root()?;
-    let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => root.join(dir),
-        None => root.join("target"),
-    };
+    let target_dir = target_dir(&root);
     let out_path = args.out.clone().unwrap_or_else(|| target_dir.join("bench/report.md"));
     let out_dir = out_path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     fs::create_dir_all(&out_dir).with_context(|| format!("creating {out_dir:?}"))?;
@@ -249,22 +275,7 @@ pub async fn run(mut args: BenchArgs) -> Result<()> {
         )?)
     };
 
-    let raktar = match &args.raktar_bin {
-        Some(p) => p.clone(),
-        None => {
-            if !args.no_build {
-                step("cargo build --release -p raktar");
-                let status = Command::new(cargo::cargo_bin())
-                    .current_dir(&root)
-                    .args(["build", "--release", "-p", "raktar"])
-                    .status()
-                    .context("running cargo build")?;
-                ensure!(status.success(), "cargo build --release -p raktar failed");
-            }
-            target_dir.join("release/raktar")
-        }
-    };
-    ensure!(raktar.is_file(), "no raktar binary at {raktar:?}");
+    let raktar = release_raktar(&root, &target_dir, args.raktar_bin.as_deref(), args.no_build)?;
 
     let tmp = tempfile::Builder::new().prefix("raktar-bench-").tempdir().context("creating the temporary directory")?;
     // nginx workers run as an unprivileged user when the bench runs as root.

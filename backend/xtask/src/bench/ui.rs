@@ -92,30 +92,12 @@ pub async fn run(args: UiBenchArgs) -> Result<()> {
         "--versions, --crates and --rounds must be >= 1"
     );
     let root = workspace_root()?;
-    let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => root.join(dir),
-        None => root.join("target"),
-    };
+    let target_dir = super::target_dir(&root);
     let out_path = args.out.clone().unwrap_or_else(|| target_dir.join("bench/ui-report.md"));
     if let Some(dir) = out_path.parent() {
         fs::create_dir_all(dir).with_context(|| format!("creating {dir:?}"))?;
     }
-    let raktar = match &args.raktar_bin {
-        Some(p) => p.clone(),
-        None => {
-            if !args.no_build {
-                step("cargo build --release -p raktar");
-                let status = Command::new(super::cargo::cargo_bin())
-                    .current_dir(&root)
-                    .args(["build", "--release", "-p", "raktar"])
-                    .status()
-                    .context("running cargo build")?;
-                ensure!(status.success(), "cargo build --release -p raktar failed");
-            }
-            target_dir.join("release/raktar")
-        }
-    };
-    ensure!(raktar.is_file(), "no raktar binary at {raktar:?}");
+    let raktar = super::release_raktar(&root, &target_dir, args.raktar_bin.as_deref(), args.no_build)?;
     step("the web UI (frontend/dist)");
     let dist = crate::serve::ensure_ui_built(&root)?;
 
