@@ -8,6 +8,9 @@
 //! assert!(app.publish(&alice, body).await.is_err());
 //! assert_eq!(app.snapshot(), before, "a refused publish changes nothing");
 //! ```
+//!
+//! The HTTP edge's tests put `raktar_http::router` in front of it (no socket, no process): see
+//! `backend/raktar-http/tests/common/mod.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -18,17 +21,26 @@ use bytes::Bytes;
 use super::memory::{MemoryBlobStore, MemoryItemStore};
 use crate::domain::{CratePattern, DomainResult, Login, Scope};
 use crate::model::Role;
+use crate::services::auth::hash_token;
 use crate::services::publish::PublishOutcome;
 use crate::services::tokens::NewToken;
-use crate::services::{Principal, Registry, RegistryConfig};
-use crate::store::item::{Item, Key};
+use crate::services::{Principal, Registry, RegistryConfig, clock};
+use crate::store::item::{Item, ItemStore, Key, Update};
 
 /// A registry over fresh in-memory stores.
 pub struct TestRegistry {
-    pub registry: Registry,
+    pub registry: Arc<Registry>,
     pub items: Arc<MemoryItemStore>,
     pub blobs: Arc<MemoryBlobStore>,
     tokens: usize,
+}
+
+/// A token minted by [`TestRegistry::mint`]: its name (for revoking) and its secret (what a
+/// client sends).
+#[derive(Debug, Clone)]
+pub struct TestToken {
+    pub name: String,
+    pub secret: String,
 }
 
 /// Every item and every blob of a [`TestRegistry`] at one moment.
@@ -52,25 +64,47 @@ impl TestRegistry {
 
     /// A registry with `config`.
     pub fn with_config(config: RegistryConfig) -> Self {
+        Self::build(config, |registry| registry)
+    }
+
+    /// A registry with `config`, finished by `finish` (an upstream, for example).
+    pub fn build(config: RegistryConfig, finish: impl FnOnce(Registry) -> Registry) -> Self {
         let items = Arc::new(MemoryItemStore::new());
         let blobs = Arc::new(MemoryBlobStore::new());
-        let registry = Registry::new(items.clone(), blobs.clone(), config);
+        let registry = Arc::new(finish(Registry::new(items.clone(), blobs.clone(), config)));
         Self { registry, items, blobs, tokens: 0 }
+    }
+
+    /// Another registry instance over the same stores, with its own caches and per-crate locks: what
+    /// a second server process (or Lambda instance) is, for races that only conditional writes
+    /// resolve.
+    pub fn second_instance(&self, config: RegistryConfig) -> Arc<Registry> {
+        Arc::new(Registry::new(self.items.clone(), self.blobs.clone(), config))
     }
 
     /// Adds a member `login`.
     pub async fn with_user(self, login: &str) -> Self {
-        self.add_user(login, Role::Member).await;
+        self.add_user(login).await;
         self
     }
 
     /// Adds an administrator `login`.
     pub async fn with_admin(self, login: &str) -> Self {
-        self.add_user(login, Role::Admin).await;
+        self.add_admin(login).await;
         self
     }
 
-    async fn add_user(&self, login: &str, role: Role) {
+    /// Adds a member `login`.
+    pub async fn add_user(&self, login: &str) {
+        self.add_with_role(login, Role::Member).await;
+    }
+
+    /// Adds an administrator `login`.
+    pub async fn add_admin(&self, login: &str) {
+        self.add_with_role(login, Role::Admin).await;
+    }
+
+    async fn add_with_role(&self, login: &str, role: Role) {
         let login = Login::parse(login).unwrap();
         self.registry.create_user("test", &login, None, None, role).await.unwrap();
     }
@@ -78,15 +112,36 @@ impl TestRegistry {
     /// A principal acting through a new token of `login` with `scopes` (empty: every scope) and
     /// crate `patterns` (empty: every crate), resolved the way a request resolves its token.
     pub async fn token(&mut self, login: &str, scopes: &[Scope], patterns: &[&str]) -> Principal {
+        let token = self.mint(login, scopes, patterns).await;
+        self.registry.authenticate(Some(&token.secret)).await.unwrap().expect("a fresh token authenticates")
+    }
+
+    /// A new token of `login` with `scopes` (empty: every scope) and crate `patterns` (empty: every
+    /// crate), for requests through the HTTP edge.
+    pub async fn mint(&mut self, login: &str, scopes: &[Scope], patterns: &[&str]) -> TestToken {
         self.tokens += 1;
+        let name = format!("test-{}", self.tokens);
         let new = NewToken {
-            name: format!("test-{}", self.tokens),
+            name: name.clone(),
             scopes: scopes.to_vec(),
             crates: patterns.iter().map(|p| CratePattern::parse(p).unwrap()).collect(),
             expires_in_secs: None,
         };
         let created = self.registry.create_token("test", &Login::parse(login).unwrap(), new).await.unwrap();
-        self.registry.authenticate(Some(&created.secret)).await.unwrap().expect("a fresh token authenticates")
+        TestToken { name, secret: created.secret }
+    }
+
+    /// Revokes `token` of `login`, as its owner would.
+    pub async fn revoke(&self, login: &str, token: &TestToken) {
+        self.registry.revoke_token("test", &Login::parse(login).unwrap(), &token.name).await.unwrap();
+    }
+
+    /// Makes `token` expired a minute ago (its stored expiry is moved back: no test waits for a
+    /// clock). The write changes the store's change marker, so no cached principal outlives it.
+    pub async fn expire(&self, token: &TestToken) {
+        let past = clock::now() - time::Duration::minutes(1);
+        let update = Update::new().set("expires_unix", past.unix_timestamp()).set("expires_at", clock::format(past));
+        self.items.update(&crate::model::keys::token(&hash_token(&token.secret)), update, None).await.unwrap();
     }
 
     /// `Registry::publish` with a raw cargo publish body.
