@@ -21,13 +21,15 @@ use common::{HttpResponse, TestServer};
 const NEW: &str = "new-crate";
 const MIB: usize = 1024 * 1024;
 
+/// One case: name, token, body, status, substrings of the detail.
+type Refusal<'a> = (&'a str, Option<&'a str>, Vec<u8>, u16, &'a [&'a str]);
+
 #[test]
 fn refusals_on_the_headers_never_read_the_body() {
     let server = TestServer::start();
     let token = server.user_with_token("alice");
     let json = PublishRequest::new(NEW, "1.0.0").metadata_bytes();
-    // (case, token, body, status, detail substrings)
-    let cases: [(&str, Option<&str>, Vec<u8>, u16, &[&str]); 3] = [
+    let cases: [Refusal; 3] = [
         (
             "body over the total request limit (12 MiB)",
             Some(&token),
