@@ -1,7 +1,8 @@
 //! The authorization matrix as one table: every cargo endpoint and every GraphQL mutation, called
 //! by every kind of caller (no token, a read-only token, a token limited to other crates, a
 //! non-owner, a revoked token, an expired token, a disabled user, the owner, an administrator),
-//! against the real `raktar serve` in private mode.
+//! through the router in process (`common::App`: the real routes, authentication and services over
+//! in-memory stores) in private mode.
 //!
 //! The table must cover the API: [`table_covers_every_endpoint_and_mutation`] reads the cargo routes
 //! from the router's source and the mutations from the committed schema, so a new endpoint or
@@ -12,11 +13,20 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::graphql::{error_codes, post};
-use common::publish::PublishRequest;
-use common::{Http, HttpResponse, TestServer};
+use common::{App, Reply, error_codes};
+use raktar_core::domain::{Login, Scope};
+use raktar_core::services::trustpub::{MAX_TOKEN_LIFETIME_SECS, TrustPolicy};
+use raktar_core::services::upstream::{UncheckedNames, Upstream, UpstreamSettings};
+use raktar_core::testkit::app::TestRegistry;
+use raktar_core::testkit::fixtures::PublishRequest;
+use raktar_core::{Registry, RegistryConfig};
+use raktar_http::trustpub::TrustedPublishing;
+use raktar_http::upstream::HttpUpstream;
 use serde_json::{Value, json};
 
 /// The callers, in column order.
@@ -47,19 +57,21 @@ enum Call {
     Graphql(String),
 }
 
+/// What a row runs (as the admin) before each call, to put the state the call needs back in place.
+type Setup = for<'a> fn(&'a World) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
+
 /// One row of the table.
 struct Row {
     /// `METHOD /path` of the cargo route (as written in the router) or `mutation NAME`.
     covers: &'static str,
     build: fn(usize) -> Call,
     /// Run before each call (as the admin), to put the state the call needs back in place.
-    setup: Option<fn(&World)>,
+    setup: Option<Setup>,
     want: [Want; 9],
 }
 
 struct World {
-    server: TestServer,
-    http: Http,
+    app: App,
     admin: String,
     /// Tokens by caller, in [`CALLERS`] order (`None` for anonymous).
     tokens: Vec<Option<String>>,
@@ -71,16 +83,18 @@ impl World {
         Some(&self.admin)
     }
 
-    fn gql_admin(&self, query: &str) {
-        let body = post(&self.http, self.admin(), query, json!({})).json();
+    async fn gql_admin(&self, query: &str) {
+        let body = self.app.graphql(self.admin(), query).await.json();
         assert!(error_codes(&body).is_empty(), "setup `{query}` failed: {body}");
     }
 }
 
 /// Puts the reservation of `held-name` (back) in place for the `releaseName` row.
-fn reserve_held_name(w: &World) {
-    let _ = post(&w.http, w.admin(), "mutation { releaseName(name: \"held-name\") }", json!({}));
-    w.gql_admin("mutation { reserveName(name: \"held-name\") { name } }");
+fn reserve_held_name(w: &World) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let _ = w.app.graphql(w.admin(), "mutation { releaseName(name: \"held-name\") }").await;
+        w.gql_admin("mutation { reserveName(name: \"held-name\") { name } }").await;
+    })
 }
 
 fn owners_body(logins: &[&str]) -> Option<Vec<u8>> {
@@ -91,73 +105,81 @@ fn owners_body(logins: &[&str]) -> Option<Vec<u8>> {
 static TRUST_ID: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 
 /// Adds a trust configuration to `demo` as the admin; remembers its id in [`TRUST_ID`].
-fn add_trust_config(w: &World) {
-    let n = w.counter.load(Ordering::Relaxed);
-    let query = format!(
-        "mutation {{ addTrustConfig(crate: \"demo\", input: {{ issuer: \"https://ci.example\", \
-         claims: [{{ name: \"repository\", value: \"acme/setup-{n}\" }}] }}) {{ id }} }}"
-    );
-    let body = post(&w.http, w.admin(), &query, json!({})).json();
-    let id = body["data"]["addTrustConfig"]["id"].as_str().unwrap_or_else(|| panic!("setup failed: {body}"));
-    *TRUST_ID.lock().unwrap() = id.to_owned();
+fn add_trust_config(w: &World) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let n = w.counter.load(Ordering::Relaxed);
+        let query = format!(
+            "mutation {{ addTrustConfig(crate: \"demo\", input: {{ issuer: \"https://ci.example\", \
+             claims: [{{ name: \"repository\", value: \"acme/setup-{n}\" }}] }}) {{ id }} }}"
+        );
+        let body = w.app.graphql(w.admin(), &query).await.json();
+        let id = body["data"]["addTrustConfig"]["id"].as_str().unwrap_or_else(|| panic!("setup failed: {body}"));
+        *TRUST_ID.lock().unwrap() = id.to_owned();
+    })
 }
 
-fn world() -> World {
+async fn world() -> World {
     // Trusted publishing enabled (an issuer that is never contacted: no row sends a valid JWT), and
     // an upstream that is never reached (the pull-through rows ask for the private `demo`, which is
     // served without the upstream; new names are allowed unchecked so the setup can publish).
-    let server = TestServer::start_with_args(&[
-        "--trusted-publishing-issuers",
-        "https://ci.example",
-        "--upstream-sparse",
-        "http://127.0.0.1:9/index/",
-        "--upstream-unchecked-names",
-        "allow",
-    ]);
-    server.create_user("admin", true);
-    let admin = server.create_token("admin", "admin-token");
-    let alice = server.user_with_token("alice");
-    let bob = server.user_with_token("bob");
-    server.create_user("carol", false);
-    server.create_user("erin", false);
-    let read = server.create_token_with("alice", "alice-read", &["--scope", "read"]);
-    let pattern = server.create_token_with("alice", "alice-other", &["--crate", "other-*"]);
-    let revoked = server.create_token("alice", "alice-revoked");
-    let expired = server.create_token_with("alice", "alice-expired", &["--expires-in", "1s"]);
-    let dora = server.user_with_token("dora");
-    let http = server.http();
+    let upstream = |registry: Registry| {
+        let source = HttpUpstream::new("http://127.0.0.1:9/index/").unwrap();
+        let settings = UpstreamSettings { unchecked_names: UncheckedNames::Allow, ..UpstreamSettings::default() };
+        registry.with_upstream(Upstream::new(Arc::new(source), settings))
+    };
+    let policy = TrustPolicy { issuers: vec!["https://ci.example".into()], token_lifetime_secs: MAX_TOKEN_LIFETIME_SECS };
+    let trustpub = TrustedPublishing::new(policy, "127.0.0.1".into()).unwrap();
+    let mut app = App::with(TestRegistry::build(RegistryConfig::default(), upstream), |state| {
+        state.with_trusted_publishing(Some(trustpub))
+    });
+    let test = &mut app.test;
+    test.add_admin("admin").await;
+    for login in ["alice", "bob", "carol", "erin", "dora"] {
+        test.add_user(login).await;
+    }
+    let admin = test.mint("admin", &[], &[]).await.secret;
+    let alice = test.mint("alice", &[], &[]).await.secret;
+    let bob = test.mint("bob", &[], &[]).await.secret;
+    let read = test.mint("alice", &[Scope::Read], &[]).await.secret;
+    let pattern = test.mint("alice", &[], &["other-*"]).await.secret;
+    let revoked = test.mint("alice", &[], &[]).await;
+    let expired = test.mint("alice", &[], &[]).await;
+    let dora = test.mint("dora", &[], &[]).await.secret;
 
     // `demo` (owned by alice and dora), `1.0.0` downloadable.
     let first = PublishRequest::new("demo", "1.0.0");
-    http.put_crate(first.body(), Some(&alice)).assert_status(200);
-    let resp = http.request(
-        "PUT",
-        "/api/v1/crates/demo/owners",
-        Some(&alice),
-        &[("content-type", "application/json")],
-        owners_body(&["dora"]),
-    );
+    app.put_crate(first.body(), Some(&alice)).await.assert_status(200);
+    let resp = app
+        .call(
+            "PUT",
+            "/api/v1/crates/demo/owners",
+            Some(&alice),
+            &[("content-type", "application/json")],
+            owners_body(&["dora"]),
+        )
+        .await;
     resp.assert_status(200);
     // Every token works before it is revoked, expires or its user is disabled.
-    for token in [&read, &pattern, &revoked, &expired, &dora] {
-        http.get_index("config.json", Some(token), &[]).assert_status(200);
+    for token in [&read, &pattern, &revoked.secret, &expired.secret, &dora] {
+        app.call("GET", "/index/config.json", Some(token), &[], None).await.assert_status(200);
     }
-    server.revoke_token("alice", "alice-revoked");
-    server.cli_ok(&["user", "disable", "dora"]);
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    app.test.revoke("alice", &revoked).await;
+    app.test.expire(&expired).await;
+    let admin_principal = app.test.registry.authenticate(Some(&admin)).await.unwrap();
+    app.test.registry.set_user_disabled(admin_principal.as_ref(), &Login::parse("dora").unwrap(), true).await.unwrap();
 
     let tokens = vec![
         None,
         Some(read),
         Some(pattern),
         Some(bob),
-        Some(revoked),
-        Some(expired),
+        Some(revoked.secret),
+        Some(expired.secret),
         Some(dora),
         Some(alice),
         Some(admin.clone()),
     ];
-    World { server, http, admin, tokens, counter: AtomicUsize::new(0) }
+    World { app, admin, tokens, counter: AtomicUsize::new(0) }
 }
 
 /// The download URL of `demo 1.0.0` by checksum.
@@ -275,7 +297,7 @@ fn table() -> Vec<Row> {
         Row {
             covers: "DELETE /api/v1/crates/{name}/owners",
             build: (|_| cargo("DELETE", "/api/v1/crates/demo/owners", owners_body(&["carol"]))),
-            setup: Some(|w| w.gql_admin("mutation { addCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }")),
+            setup: Some(|w| Box::pin(w.gql_admin("mutation { addCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }"))),
             want: owner_write,
         },
         Row {
@@ -353,7 +375,7 @@ fn table() -> Vec<Row> {
             build: (|_| {
                 Call::Graphql("mutation { removeCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }".into())
             }),
-            setup: Some(|w| w.gql_admin("mutation { addCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }")),
+            setup: Some(|w| Box::pin(w.gql_admin("mutation { addCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }"))),
             want: gql_owner_write,
         },
         Row {
@@ -391,13 +413,13 @@ fn table() -> Vec<Row> {
         Row {
             covers: "mutation disableUser",
             build: (|_| Call::Graphql("mutation { disableUser(login: \"erin\") { disabled } }".into())),
-            setup: Some(|w| w.gql_admin("mutation { enableUser(login: \"erin\") { disabled } }")),
+            setup: Some(|w| Box::pin(w.gql_admin("mutation { enableUser(login: \"erin\") { disabled } }"))),
             want: gql_admin_only,
         },
         Row {
             covers: "mutation enableUser",
             build: (|_| Call::Graphql("mutation { enableUser(login: \"erin\") { disabled } }".into())),
-            setup: Some(|w| w.gql_admin("mutation { disableUser(login: \"erin\") { disabled } }")),
+            setup: Some(|w| Box::pin(w.gql_admin("mutation { disableUser(login: \"erin\") { disabled } }"))),
             want: gql_admin_only,
         },
         Row {
@@ -419,10 +441,13 @@ fn table() -> Vec<Row> {
             },
             // Links the identity the call (numbered `n`, the next counter value) will unlink.
             setup: Some(|w| {
-                let n = w.counter.load(Ordering::Relaxed);
-                w.gql_admin(&format!(
-                    "mutation {{ linkIdentity(issuer: \"https://idp.example\", login: \"erin\", subject: \"sub-{n}\") {{ login }} }}"
-                ));
+                Box::pin(async move {
+                    let n = w.counter.load(Ordering::Relaxed);
+                    w.gql_admin(&format!(
+                        "mutation {{ linkIdentity(issuer: \"https://idp.example\", login: \"erin\", subject: \"sub-{n}\") {{ login }} }}"
+                    ))
+                    .await;
+                })
             }),
             want: gql_admin_only,
         },
@@ -487,7 +512,7 @@ fn table() -> Vec<Row> {
 }
 
 /// Which outcome a response is, in the table's terms.
-fn outcome(call: &Call, resp: &HttpResponse) -> Result<Want, String> {
+fn outcome(call: &Call, resp: &Reply) -> Result<Want, String> {
     match call {
         Call::Cargo { .. } => {
             if (200..300).contains(&resp.status) {
@@ -519,15 +544,18 @@ fn outcome(call: &Call, resp: &HttpResponse) -> Result<Want, String> {
     }
 }
 
-#[test]
-fn every_endpoint_and_mutation_for_every_caller() {
-    let w = world();
+#[tokio::test]
+async fn every_endpoint_and_mutation_for_every_caller() {
+    let w = world().await;
+    let started = std::time::Instant::now();
+    let mut calls = 0;
     let mut failures = Vec::new();
     for row in table() {
         for (i, who) in CALLERS.iter().enumerate() {
             if let Some(setup) = &row.setup {
-                setup(&w);
+                setup(&w).await;
             }
+            calls += 1;
             let n = w.counter.fetch_add(1, Ordering::Relaxed);
             let call = (row.build)(n);
             let token = w.tokens[i].as_deref();
@@ -537,9 +565,9 @@ fn every_endpoint_and_mutation_for_every_caller() {
                     if *method != "GET" && path.contains("owners") {
                         headers.push(("content-type", "application/json"));
                     }
-                    w.http.request(method, path, token, &headers, body.clone())
+                    w.app.call(method, path, token, &headers, body.clone()).await
                 }
-                Call::Graphql(query) => post(&w.http, token, query, json!({})),
+                Call::Graphql(query) => w.app.graphql(token, query).await,
             };
             match outcome(&call, &resp) {
                 Ok(got) if got == row.want[i] => {}
@@ -550,18 +578,13 @@ fn every_endpoint_and_mutation_for_every_caller() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} authorization mismatches:\n\n{}\n{}",
-        failures.len(),
-        failures.join("\n\n"),
-        w.server.logs()
-    );
+    eprintln!("{calls} calls in {:?}", started.elapsed());
+    assert!(failures.is_empty(), "{} authorization mismatches:\n\n{}", failures.len(), failures.join("\n\n"));
 }
 
 /// The cargo routes as written in the router (`.route("/path", get(..).put(..))`).
 fn cargo_routes() -> BTreeSet<String> {
-    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../raktar-http/src/cargo/mod.rs")).unwrap();
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/cargo/mod.rs")).unwrap();
     let mut routes = BTreeSet::new();
     for line in src.lines() {
         let Some(rest) = line.trim().strip_prefix(".route(\"") else { continue };
