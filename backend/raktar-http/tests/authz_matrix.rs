@@ -127,7 +127,8 @@ async fn world() -> World {
         let settings = UpstreamSettings { unchecked_names: UncheckedNames::Allow, ..UpstreamSettings::default() };
         registry.with_upstream(Upstream::new(Arc::new(source), settings))
     };
-    let policy = TrustPolicy { issuers: vec!["https://ci.example".into()], token_lifetime_secs: MAX_TOKEN_LIFETIME_SECS };
+    let policy =
+        TrustPolicy { issuers: vec!["https://ci.example".into()], token_lifetime_secs: MAX_TOKEN_LIFETIME_SECS };
     let trustpub = TrustedPublishing::new(policy, "127.0.0.1".into()).unwrap();
     let mut app = App::with(TestRegistry::build(RegistryConfig::default(), upstream), |state| {
         state.with_trusted_publishing(Some(trustpub))
@@ -297,7 +298,9 @@ fn table() -> Vec<Row> {
         Row {
             covers: "DELETE /api/v1/crates/{name}/owners",
             build: (|_| cargo("DELETE", "/api/v1/crates/demo/owners", owners_body(&["carol"]))),
-            setup: Some(|w| Box::pin(w.gql_admin("mutation { addCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }"))),
+            setup: Some(|w| {
+                Box::pin(w.gql_admin("mutation { addCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }"))
+            }),
             want: owner_write,
         },
         Row {
@@ -375,7 +378,9 @@ fn table() -> Vec<Row> {
             build: (|_| {
                 Call::Graphql("mutation { removeCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }".into())
             }),
-            setup: Some(|w| Box::pin(w.gql_admin("mutation { addCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }"))),
+            setup: Some(|w| {
+                Box::pin(w.gql_admin("mutation { addCrateOwners(crate: \"demo\", logins: [\"carol\"]) { name } }"))
+            }),
             want: gql_owner_write,
         },
         Row {

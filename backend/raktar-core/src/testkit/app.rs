@@ -182,4 +182,29 @@ mod tests {
         assert_ne!(app.snapshot(), before);
         assert_eq!(app.blobs.snapshot().keys().filter(|k| k.ends_with(".crate")).count(), 1);
     }
+
+    #[tokio::test]
+    async fn minted_tokens_can_be_revoked_and_expired() {
+        let mut app = TestRegistry::new().with_user("alice").await;
+        let revoked = app.mint("alice", &[], &[]).await;
+        let expired = app.mint("alice", &[], &[]).await;
+        for token in [&revoked, &expired] {
+            assert!(app.registry.authenticate(Some(&token.secret)).await.unwrap().is_some());
+        }
+        app.revoke("alice", &revoked).await;
+        app.expire(&expired).await;
+        let refused = app.registry.authenticate(Some(&revoked.secret)).await.unwrap_err();
+        assert!(refused.to_string().contains("revoked"), "{refused}");
+        let refused = app.registry.authenticate(Some(&expired.secret)).await.unwrap_err();
+        assert!(refused.to_string().contains("expired"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_second_instance_shares_the_stores() {
+        let mut app = TestRegistry::new().with_user("alice").await;
+        let token = app.mint("alice", &[], &[]).await;
+        let other = app.second_instance(RegistryConfig::default());
+        let principal = other.authenticate(Some(&token.secret)).await.unwrap().unwrap();
+        assert_eq!(principal.login(), "alice");
+    }
 }

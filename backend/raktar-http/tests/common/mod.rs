@@ -51,20 +51,19 @@ impl App {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Reply {
-        let mut req = Request::builder().method(method).uri(path);
-        if let Some(token) = token {
-            req = req.header("authorization", token);
-        }
-        for (name, value) in headers {
-            req = req.header(*name, *value);
-        }
-        let mut req = req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
-        req.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
-        Reply { method: method.to_owned(), path: path.to_owned(), status, headers, body }
+        send(&self.router, method, path, token, headers, body).await
+    }
+
+    /// The router (a clone: routers are cheap handles).
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// The router of another registry instance over the same stores (its own caches and per-crate
+    /// locks), as a second server process or Lambda instance would be.
+    pub fn second_instance(&self) -> Router {
+        let registry = self.test.second_instance(self.state.registry.config().clone());
+        router(AppState::new(registry, PUBLIC_URL))
     }
 
     /// `PUT /api/v1/crates/new` with a raw publish body.
@@ -96,6 +95,31 @@ impl App {
         snapshot.items.retain(|key, _| !key.pk.starts_with("TOKEN#"));
         snapshot
     }
+}
+
+/// One request through `router`, as a client would send it.
+pub async fn send(
+    router: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Reply {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        req = req.header("authorization", token);
+    }
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let mut req = req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
+    req.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    Reply { method: method.to_owned(), path: path.to_owned(), status, headers, body }
 }
 
 /// What changed from `before` to `after`, readable (empty when nothing did).
