@@ -139,10 +139,8 @@ pub(super) async fn me_page(State(state): State<AppState>, auth: Auth, headers: 
 /// Parses the token form into a new token.
 pub(super) fn parse_token_form(form: &FormData) -> Result<NewToken, DomainError> {
     let name = form.get("name").unwrap_or_default().trim().to_owned();
+    // No scope at all is refused by the service (`create_own_token`), the one place of that rule.
     let scopes = form.all("scope").into_iter().map(str::parse::<Scope>).collect::<Result<Vec<_>, _>>()?;
-    if scopes.is_empty() {
-        return Err(DomainError::bad_request("choose at least one scope"));
-    }
     let crates = form
         .get("crates")
         .unwrap_or_default()
@@ -234,7 +232,8 @@ mod tests {
         assert_eq!(t.scopes, vec![Scope::Read, Scope::Yank]);
         assert_eq!(t.crates.iter().map(|c| c.as_str()).collect::<Vec<_>>(), ["acme-*", "tool"]);
         assert_eq!(t.expires_in_secs, Some(30 * 86_400));
-        assert!(parse_token_form(&FormData::parse(b"name=x&expires=never")).is_err(), "no scope: refused");
+        let none = parse_token_form(&FormData::parse(b"name=x&expires=never")).unwrap();
+        assert!(none.scopes.is_empty(), "no scope: parsed as given, refused by the service");
         assert!(parse_token_form(&FormData::parse(b"name=x&scope=root")).is_err());
         assert!(parse_token_form(&FormData::parse(b"name=x&scope=read&expires=0")).is_err());
         let never = parse_token_form(&FormData::parse(b"name=x&scope=read&expires=never"));
