@@ -18,12 +18,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{App, Reply, error_codes};
+use common::{App, Reply};
 use raktar_core::domain::{Login, Scope};
 use raktar_core::services::trustpub::{MAX_TOKEN_LIFETIME_SECS, TrustPolicy};
 use raktar_core::services::upstream::{UncheckedNames, Upstream, UpstreamSettings};
 use raktar_core::testkit::app::TestRegistry;
 use raktar_core::testkit::fixtures::PublishRequest;
+use raktar_core::testkit::wire::graphql_error_codes as error_codes;
 use raktar_core::{Registry, RegistryConfig};
 use raktar_http::trustpub::TrustedPublishing;
 use raktar_http::upstream::HttpUpstream;

@@ -13,13 +13,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{App, cargo_error_detail, diff};
+use common::App;
 use raktar_core::RegistryConfig;
 use raktar_core::domain::Scope;
 use raktar_core::testkit::app::{TestRegistry, TestToken};
 use raktar_core::testkit::fixtures::{
     CrateTarball, PublishRequest, TarEntry, default_manifest, dependency, frame, frame_with_lengths, gzip,
 };
+use raktar_core::testkit::wire::cargo_error_details;
 use serde_json::{Value, json};
 
 /// The crate seeded before the corpus runs (owned by `alice`).
@@ -963,7 +964,7 @@ async fn run_case(app: &App, tokens: &Tokens, c: &Case) -> Result<(), String> {
     if resp.status != c.status {
         problems.push(format!("expected status {}, got {}", c.status, resp.status));
     }
-    match cargo_error_detail(&resp) {
+    match cargo_error_details(&resp.body) {
         Ok(detail) => {
             let lower = detail.to_lowercase();
             for needle in c.detail {
@@ -1027,7 +1028,7 @@ async fn malformed_and_forbidden_publishes_are_refused_without_side_effects() {
     for (i, c) in cases.iter().enumerate() {
         let before = app.snapshot();
         let outcome = run_case(&app, &tokens, c).await;
-        let changed = diff(&before, &app.snapshot());
+        let changed = before.diff(&app.snapshot());
         let mut msg = Vec::new();
         if let Err(e) = outcome {
             msg.push(e);
@@ -1062,7 +1063,7 @@ async fn malformed_and_forbidden_publishes_are_refused_without_side_effects() {
     let before = app.snapshot();
     let resp = app.put_crate(publish(NEW, "1.0.0"), Some(&tokens.owner.secret)).await;
     assert_eq!(resp.status, 200, "the well-formed control publish must succeed:\n{resp}");
-    let changes = diff(&before, &app.snapshot());
+    let changes = before.diff(&app.snapshot());
     assert!(
         changes.contains("item added") && changes.contains("blob added"),
         "the snapshot must see a successful publish:\n{changes}"
@@ -1088,7 +1089,7 @@ async fn unpacked_size_limit_is_enforced() {
     let detail = resp.assert_cargo_error();
     assert_eq!(resp.status, 413, "an archive unpacking beyond the limit:\n{resp}");
     assert!(detail.contains("unpacked") && detail.contains("1048576"), "detail: {detail}");
-    let changed = diff(&before, &app.snapshot());
+    let changed = before.diff(&app.snapshot());
     assert!(changed.is_empty(), "unpacked size over the limit changed:\n{changed}");
 
     // Just under the limit is fine.
@@ -1125,7 +1126,7 @@ async fn extension_header_bomb_is_refused_cheaply() {
         assert!(detail.contains(needle), "{who}: {detail}");
         assert!(elapsed < Duration::from_secs(5), "{who}: refused after {elapsed:?}");
     }
-    let changed = diff(&before, &app.snapshot());
+    let changed = before.diff(&app.snapshot());
     assert!(changed.is_empty(), "the long-name bomb changed:\n{changed}");
 
     // serde quotes the offending value: the detail is cut.

@@ -50,6 +50,38 @@ pub struct Snapshot {
     pub blobs: BTreeMap<String, Bytes>,
 }
 
+impl Snapshot {
+    /// What changed from `self` to `after`, one readable line per item or blob (empty when
+    /// nothing did).
+    pub fn diff(&self, after: &Snapshot) -> String {
+        let mut out = Vec::new();
+        for (key, item) in &after.items {
+            match self.items.get(key) {
+                None => out.push(format!("item added: {} {}", key.pk, key.sk)),
+                Some(old) if old != item => {
+                    out.push(format!("item changed: {} {}\n  before: {old:?}\n  after:  {item:?}", key.pk, key.sk))
+                }
+                Some(_) => {}
+            }
+        }
+        out.extend(
+            self.items
+                .keys()
+                .filter(|k| !after.items.contains_key(*k))
+                .map(|k| format!("item removed: {} {}", k.pk, k.sk)),
+        );
+        for (key, bytes) in &after.blobs {
+            match self.blobs.get(key) {
+                None => out.push(format!("blob added: {key}")),
+                Some(old) if old != bytes => out.push(format!("blob changed: {key}")),
+                Some(_) => {}
+            }
+        }
+        out.extend(self.blobs.keys().filter(|k| !after.blobs.contains_key(*k)).map(|k| format!("blob removed: {k}")));
+        out.join("\n")
+    }
+}
+
 impl Default for TestRegistry {
     fn default() -> Self {
         Self::new()

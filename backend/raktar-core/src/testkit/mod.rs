@@ -2,7 +2,8 @@
 //! [`scan`]), which `raktar-store` and `raktar-aws` run against their drivers; in-memory drivers
 //! ([`memory`]) proven by the same suites, and an in-process registry over them ([`app`]) for fast
 //! service-level tests; the one fixture builder ([`fixtures`]); and the structure-aware input
-//! generators of the fuzz suites ([`fuzz`]).
+//! generators of the fuzz suites ([`fuzz`]); the readers of cargo and GraphQL error bodies
+//! ([`wire`]).
 pub mod app;
 pub mod blob;
 pub mod fixtures;
@@ -10,6 +11,7 @@ pub mod fuzz;
 pub mod item;
 pub mod memory;
 pub mod scan;
+pub mod wire;
 
 use std::sync::Arc;
 

@@ -15,6 +15,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request};
 use http_body_util::BodyExt;
 use raktar_core::testkit::app::{Snapshot, TestRegistry};
+use raktar_core::testkit::wire::cargo_error_details;
 use raktar_http::{AppState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -122,36 +123,6 @@ pub async fn send(
     Reply { method: method.to_owned(), path: path.to_owned(), status, headers, body }
 }
 
-/// What changed from `before` to `after`, readable (empty when nothing did).
-pub fn diff(before: &Snapshot, after: &Snapshot) -> String {
-    let mut out = Vec::new();
-    for (key, item) in &after.items {
-        match before.items.get(key) {
-            None => out.push(format!("item added: {} {}", key.pk, key.sk)),
-            Some(old) if old != item => {
-                out.push(format!("item changed: {} {}\n  before: {:?}\n  after:  {:?}", key.pk, key.sk, old, item))
-            }
-            Some(_) => {}
-        }
-    }
-    out.extend(
-        before
-            .items
-            .keys()
-            .filter(|k| !after.items.contains_key(*k))
-            .map(|k| format!("item removed: {} {}", k.pk, k.sk)),
-    );
-    for (key, bytes) in &after.blobs {
-        match before.blobs.get(key) {
-            None => out.push(format!("blob added: {key}")),
-            Some(old) if old != bytes => out.push(format!("blob changed: {key}")),
-            Some(_) => {}
-        }
-    }
-    out.extend(before.blobs.keys().filter(|k| !after.blobs.contains_key(*k)).map(|k| format!("blob removed: {k}")));
-    out.join("\n")
-}
-
 /// One answer of the router.
 pub struct Reply {
     pub method: String,
@@ -184,41 +155,11 @@ impl Reply {
     #[track_caller]
     pub fn assert_cargo_error(&self) -> String {
         assert!(self.status >= 400, "expected an error status:\n{self}");
-        match cargo_error_detail(self) {
+        match cargo_error_details(&self.body) {
             Ok(detail) => detail,
             Err(e) => panic!("{e}\n{self}"),
         }
     }
-}
-
-/// The `errors[].detail` strings of a cargo error body joined by `; `, or why the body is not one.
-pub fn cargo_error_detail(resp: &Reply) -> Result<String, String> {
-    let json: Value =
-        serde_json::from_slice(&resp.body).map_err(|e| format!("the body is not JSON ({e}): {:?}", resp.text()))?;
-    let errors = json
-        .get("errors")
-        .and_then(Value::as_array)
-        .filter(|e| !e.is_empty())
-        .ok_or_else(|| format!("the body has no non-empty `errors` array: {json}"))?;
-    let details = errors
-        .iter()
-        .map(|e| e.get("detail").and_then(Value::as_str).map(str::to_string))
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| format!("an error without a string `detail`: {json}"))?;
-    Ok(details.join("; "))
-}
-
-/// The `extensions.code` of every GraphQL error (`<none>` for an error without one).
-pub fn error_codes(body: &Value) -> Vec<String> {
-    body.get("errors")
-        .and_then(Value::as_array)
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| e.pointer("/extensions/code").and_then(Value::as_str).unwrap_or("<none>").to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 impl fmt::Display for Reply {

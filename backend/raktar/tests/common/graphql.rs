@@ -5,6 +5,8 @@
 
 use serde_json::{Value, json};
 
+pub use raktar_core::testkit::wire::graphql_error_codes as error_codes;
+
 use super::{Http, HttpResponse};
 
 /// Sends one GraphQL request; returns the raw response.
@@ -29,19 +31,6 @@ pub fn gql_ok(http: &Http, token: Option<&str>, query: &str, variables: Value) -
     let body = gql(http, token, query, variables);
     assert!(error_codes(&body).is_empty(), "expected no GraphQL errors for\n{query}\n{body:#}");
     body["data"].clone()
-}
-
-/// The `extensions.code` of every error (`<none>` for an error without one).
-pub fn error_codes(body: &Value) -> Vec<String> {
-    body.get("errors")
-        .and_then(Value::as_array)
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| e.pointer("/extensions/code").and_then(Value::as_str).unwrap_or("<none>").to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Asserts the request failed with exactly one error code (possibly on several fields); returns

@@ -869,22 +869,7 @@ impl HttpResponse {
     /// The `errors[].detail` strings (panics unless the body has that shape).
     #[track_caller]
     pub fn cargo_error_details(&self) -> String {
-        let json = self.json();
-        let errors = json
-            .get("errors")
-            .and_then(|e| e.as_array())
-            .unwrap_or_else(|| panic!("no `errors` array in the body:\n{self}"));
-        assert!(!errors.is_empty(), "empty `errors` array:\n{self}");
-        errors
-            .iter()
-            .map(|e| {
-                e.get("detail")
-                    .and_then(|d| d.as_str())
-                    .unwrap_or_else(|| panic!("an error without a string `detail`:\n{self}"))
-                    .to_string()
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
+        raktar_core::testkit::wire::cargo_error_details(&self.body).unwrap_or_else(|e| panic!("{e}:\n{self}"))
     }
 }
 
